@@ -1,0 +1,139 @@
+"""NumPy backend: one readable Python function per graph, from a jinja2 template.
+
+One statement per equation, named after the values, grouped under a comment with the
+user's source line; values are deleted after their last use. The same graph always
+renders the same bytes.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import numpy as np
+
+from ...ir import symbolic
+from ...ir.dtypes import DType
+from ...ir.graph import Atom, Eqn, Graph, Literal, TensorType, Var
+from ...ir.opdef import get_op
+from ...ir.printer import value_names
+from .printer import print_expr
+
+VERSION = "0.1.0"
+
+
+@lru_cache(maxsize=1)
+def _template() -> jinja2.Template:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(Path(__file__).parent),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    return env.get_template("module.py.j2")
+
+
+def _literal(a: Literal) -> str:
+    if a.dtype.name == "bool":
+        return repr(bool(a.value))
+    if a.dtype.is_floating_point:
+        return repr(float(a.value))
+    return repr(int(a.value))
+
+
+def _attr_text(v: Any) -> Any:
+    return v.name if isinstance(v, DType) else v
+
+
+@lru_cache(maxsize=4096)
+def _dtype_ok(code: str, in_dtypes: tuple[str, ...], want: str) -> bool:
+    """Does the printed pointwise expression produce `want`? (NumPy decides dtypes by
+    operand kinds; a constant-only branch can come out as int64 or float64.)"""
+    env = {"np": np, **{f"_a{i}": np.ones(2, dtype=d) for i, d in enumerate(in_dtypes)}}
+    with warnings.catch_warnings(), np.errstate(all="ignore"):
+        warnings.simplefilter("ignore")
+        try:
+            return np.asarray(eval(code, env)).dtype == np.dtype(want)
+        except Exception:
+            return False
+
+
+def emit_eqn(eqn: Eqn, args: list[str]) -> str:
+    """The NumPy expression computing the equation's (single) output."""
+    op = get_op(eqn.op)
+    out_t = eqn.outputs[0].type
+    if op.is_pointwise:
+        syms = symbolic.arg_symbols(len(eqn.inputs))
+        expr = symbolic.formula(eqn.op, eqn.attrs, symbolic.literal_key(eqn))
+        var_syms = [s for s, a in zip(syms, eqn.inputs) if isinstance(a, Var)]
+        var_args = [n for n, a in zip(args, eqn.inputs) if isinstance(a, Var)]
+        code = print_expr(expr, dict(zip(var_syms, var_args)))
+        probe = print_expr(expr, {s: f"_a{i}" for i, s in enumerate(var_syms)})
+        in_dtypes = tuple(a.dtype.name for a in eqn.inputs if isinstance(a, Var))
+        if not _dtype_ok(probe, in_dtypes, out_t.dtype.name):
+            code = f"np.asarray({code}, dtype=np.{out_t.dtype.name})"
+        return code
+    emitter = op.emit.get("numpy")
+    if emitter is None:
+        raise NotImplementedError(f"op {eqn.op!r} has no NumPy emitter")
+    attrs = {k: _attr_text(v) for k, v in eqn.attrs}
+    if callable(emitter):
+        return emitter(args, attrs, [a.type for a in eqn.inputs], out_t)
+    return emitter.format(*args, **attrs)
+
+
+def _signature(graph: Graph, names: dict[Var, str]) -> str:
+    ins = ", ".join(f"{names[v]}: {v.type}" for v in graph.inputs)
+    outs = ", ".join(str(a.type) for a in graph.outputs)
+    return f"{graph.name}({ins}) -> ({outs})"
+
+
+def generate(graph: Graph, fn_name: str | None = None) -> str:
+    """NumPy source for `graph`: a module defining one function, `fn_name` (default:
+    the graph's name), that takes and returns arrays (outputs always as a tuple)."""
+    names = value_names(graph)
+
+    def atom(a: Atom) -> str:
+        return _literal(a) if isinstance(a, Literal) else names[a]
+
+    last_use: dict[Var, int] = {}
+    for i, e in enumerate(graph.eqns):
+        for a in e.inputs:
+            if isinstance(a, Var):
+                last_use[a] = i
+    keep = set(graph.inputs) | {a for a in graph.outputs if isinstance(a, Var)}
+    body: list[str] = []
+    loc = None
+    for i, e in enumerate(graph.eqns):
+        if e.loc is not None and e.loc != loc:
+            body.append(f"# {e.loc}")
+        loc = e.loc
+        outs = ", ".join(names[o] for o in e.outputs)
+        body.append(f"{outs} = {emit_eqn(e, [atom(a) for a in e.inputs])}")
+        dead = sorted({names[a] for a in e.inputs
+                       if isinstance(a, Var) and last_use.get(a) == i and a not in keep})
+        if dead:
+            body.append("del " + ", ".join(dead))
+    fn = fn_name or names_safe(graph.name)
+    return _template().render(
+        version=VERSION,
+        graph_name=graph.name,
+        fn_name=fn,
+        params=[names[v] for v in graph.inputs],
+        signature=_signature(graph, names),
+        body=body,
+        returns=[atom(a) for a in graph.outputs],
+    )
+
+
+def names_safe(name: str) -> str:
+    from ...ir.printer import _identifier
+
+    return _identifier(name)
+
+
+__all__ = ["generate", "emit_eqn", "TensorType"]

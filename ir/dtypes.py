@@ -1,0 +1,94 @@
+"""Element types and PyTorch's type-promotion rules.
+
+A DType is a small immutable record; the module-level instances (float32, int64, ...)
+are the only ones that exist, so identity comparison is safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class DType:
+    name: str  # "float32"; also the NumPy dtype name and the IR spelling
+    category: int  # 0 bool, 1 integer, 2 floating; promotion goes up the categories
+    rank: int  # order inside a category for promotion (wider is higher)
+    itemsize: int
+
+    @property
+    def is_floating_point(self) -> bool:
+        return self.category == 2
+
+    @property
+    def is_signed(self) -> bool:
+        return self.name != "uint8" and self.name != "bool"
+
+    def __repr__(self) -> str:
+        return f"torchtrek.{self.name}"
+
+    __str__ = __repr__
+
+
+bool_ = DType("bool", 0, 0, 1)
+uint8 = DType("uint8", 1, 0, 1)
+int8 = DType("int8", 1, 1, 1)
+int16 = DType("int16", 1, 2, 2)
+int32 = DType("int32", 1, 3, 4)
+int64 = DType("int64", 1, 4, 8)
+float16 = DType("float16", 2, 0, 2)
+float32 = DType("float32", 2, 1, 4)
+float64 = DType("float64", 2, 2, 8)
+
+ALL_DTYPES: tuple[DType, ...] = (
+    bool_, uint8, int8, int16, int32, int64, float16, float32, float64
+)
+BY_NAME: dict[str, DType] = {d.name: d for d in ALL_DTYPES}
+
+
+def dtype_from_name(name: str) -> DType:
+    try:
+        return BY_NAME[name]
+    except KeyError:
+        raise TypeError(f"unknown dtype {name!r}") from None
+
+
+def promote_types(a: DType, b: DType) -> DType:
+    """torch.promote_types for the dtypes we support."""
+    if a is b:
+        return a
+    if a.category != b.category:
+        return a if a.category > b.category else b
+    if a.category == 1 and {a.name, b.name} == {"uint8", "int8"}:
+        return int16  # neither holds the other's range
+    return a if a.rank > b.rank else b
+
+
+def combine_categories(higher: DType | None, lower: DType | None) -> DType | None:
+    """c10's combine_categories: a lower-priority group only wins by category."""
+    if higher is None:
+        return lower
+    if lower is None or higher.is_floating_point:
+        return higher
+    if higher is bool_ or lower.is_floating_point:
+        return promote_types(higher, lower)
+    return higher
+
+
+def result_type_of(
+    dimensioned: list[DType], zero_dim: list[DType], scalars: list[DType]
+) -> DType:
+    """torch.result_type over three priority groups: tensors with dims, 0-d tensors
+    and Python scalars (whose dtype is already the default of their category)."""
+
+    def fold(group: list[DType]) -> DType | None:
+        out: DType | None = None
+        for d in group:
+            out = d if out is None else promote_types(out, d)
+        return out
+
+    result = combine_categories(
+        fold(dimensioned), combine_categories(fold(zero_dim), fold(scalars))
+    )
+    assert result is not None, "result_type needs at least one operand"
+    return result

@@ -1,0 +1,136 @@
+"""Graph passes: verify, dead-code elimination, common subexpressions, constant folding.
+
+Each pass returns a new Graph (or the same one when nothing changed); none mutates
+equations, which are shared between the forward and backward graphs.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .graph import Atom, Eqn, Graph, Literal, Var
+from .opdef import get_op
+
+DEBUG = bool(os.environ.get("TORCHTREK_VERIFY"))
+
+
+class VerifyError(AssertionError):
+    pass
+
+
+def verify(graph: Graph) -> None:
+    """SSA well-formedness and that each equation's types match its op's shape rule."""
+    defined: set[Var] = set()
+    for v in graph.inputs:
+        if v in defined:
+            raise VerifyError(f"input {v} listed twice")
+        defined.add(v)
+    for e in graph.eqns:
+        for a in e.inputs:
+            if isinstance(a, Var) and a not in defined:
+                raise VerifyError(f"{e.op} reads {a} before it is defined")
+        types = get_op(e.op).infer([a.type for a in e.inputs], e.params)
+        if tuple(o.type for o in e.outputs) != tuple(types):
+            raise VerifyError(f"{e.op}: outputs typed {[str(o.type) for o in e.outputs]}, "
+                              f"rule says {[str(t) for t in types]}")
+        for o in e.outputs:
+            if o in defined:
+                raise VerifyError(f"{o} defined twice")
+            defined.add(o)
+    for a in graph.outputs:
+        if isinstance(a, Var) and a not in defined:
+            raise VerifyError(f"output {a} is never defined")
+
+
+def _replace(graph: Graph, eqns: list[Eqn], subst: dict[Var, Atom]) -> Graph:
+    def r(a: Atom) -> Atom:
+        while isinstance(a, Var) and a in subst:
+            a = subst[a]
+        return a
+
+    new_eqns = [
+        e if not any(isinstance(a, Var) and a in subst for a in e.inputs)
+        else Eqn(e.op, tuple(r(a) for a in e.inputs), e.outputs, e.attrs, e.loc)
+        for e in eqns
+    ]
+    return Graph(graph.name, graph.inputs, new_eqns, [r(a) for a in graph.outputs], graph.meta)
+
+
+def dce(graph: Graph) -> Graph:
+    live = {a for a in graph.outputs if isinstance(a, Var)}
+    kept: list[Eqn] = []
+    for e in reversed(graph.eqns):
+        if any(o in live for o in e.outputs):
+            kept.append(e)
+            live.update(a for a in e.inputs if isinstance(a, Var))
+    if len(kept) == len(graph.eqns):
+        return graph
+    kept.reverse()
+    return Graph(graph.name, graph.inputs, kept, graph.outputs, graph.meta)
+
+
+def cse(graph: Graph) -> Graph:
+    seen: dict[tuple, tuple[Var, ...]] = {}
+    subst: dict[Var, Atom] = {}
+    eqns: list[Eqn] = []
+
+    def key_atom(a: Atom) -> object:
+        while isinstance(a, Var) and a in subst:
+            a = subst[a]
+        return ("lit", a.value, a.dtype.name, type(a.value).__name__) if isinstance(a, Literal) else id(a)
+
+    for e in graph.eqns:
+        key = (e.op, tuple(key_atom(a) for a in e.inputs), e.attrs)
+        prev = seen.get(key)
+        if prev is not None:
+            subst.update(zip(e.outputs, prev))
+        else:
+            seen[key] = e.outputs
+            eqns.append(e)
+    if not subst:
+        return graph
+    return _replace(graph, eqns, subst)
+
+
+def fold(graph: Graph) -> Graph:
+    """Algebraic identities that need no evaluation: x*1, x+0, x-0, x/1, x**1,
+    reshape to the same shape, casts to the same dtype."""
+    subst: dict[Var, Atom] = {}
+    eqns: list[Eqn] = []
+
+    def lit(a: Atom, v: float) -> bool:
+        return isinstance(a, Literal) and not isinstance(a.value, bool) and a.value == v
+
+    for e in graph.eqns:
+        out = e.outputs[0]
+        keep = None
+        ins = e.inputs
+        if e.op in ("reshape", "broadcast_to", "cast", "permute") and ins[0].type == out.type and (
+            e.op != "permute" or e.params["perm"] == tuple(range(len(out.shape)))
+        ):
+            keep = ins[0]
+        elif e.op in ("mul",) and lit(ins[1], 1):
+            keep = ins[0]
+        elif e.op in ("mul",) and lit(ins[0], 1):
+            keep = ins[1]
+        elif e.op in ("add",) and lit(ins[0], 0):
+            keep = ins[1]
+        elif e.op in ("add", "sub") and lit(ins[1], 0):
+            keep = ins[0]
+        elif e.op in ("div", "pow") and lit(ins[1], 1):
+            keep = ins[0]
+        if isinstance(keep, Var) and keep.type == out.type:
+            subst[out] = keep
+        else:
+            eqns.append(e)
+    if not subst:
+        return graph
+    return _replace(graph, eqns, subst)
+
+
+def optimize(graph: Graph) -> Graph:
+    for p in (fold, cse, dce):
+        graph = p(graph)
+        if DEBUG:
+            verify(graph)
+    return graph

@@ -1,0 +1,91 @@
+"""The IR text form: one equation a line, typed, with stable names.
+
+    graph f(%x: f32[3]) {
+      %pow: f32[3] = pow %x, 2:i64        # seed.py:4: y = x ** 2 + 3 * x + 5
+      return %pow
+    }
+
+Names come from value hints (argument names, op names), made unique in definition
+order, so the same graph always prints the same text.
+"""
+
+from __future__ import annotations
+
+import keyword
+import re
+from typing import Any
+
+import sympy
+
+from .dtypes import DType
+from .graph import Atom, Graph, Literal, TensorType, Var, _SHORT
+
+RESERVED = {"np", "numpy", "math", "self", "None", "True", "False"}
+
+
+def _identifier(hint: str) -> str:
+    name = re.sub(r"\W", "_", hint) or "t"
+    if name[0].isdigit():
+        name = "t" + name
+    if keyword.iskeyword(name) or name in RESERVED:
+        name += "_"
+    return name
+
+
+def value_names(graph: Graph) -> dict[Var, str]:
+    names: dict[Var, str] = {}
+    taken: dict[str, int] = {}
+    for v in graph.vars_defined():
+        if v in names:
+            continue
+        base = _identifier(v.hint)
+        n = taken.get(base, 0)
+        name = base if n == 0 else f"{base}_{n}"
+        while name in taken:  # "add_1" the user's own name, say
+            n += 1
+            name = f"{base}_{n}"
+        taken[base] = n + 1
+        taken.setdefault(name, 1)
+        names[v] = name
+    return names
+
+
+def format_attr(value: Any) -> str:
+    if isinstance(value, DType):
+        return _SHORT[value.name]
+    if isinstance(value, sympy.Basic):
+        return '"' + str(value) + '"'
+    if isinstance(value, tuple):
+        inner = ", ".join(format_attr(v) for v in value)
+        return f"({inner},)" if len(value) == 1 else f"({inner})"
+    return repr(value)
+
+
+def format_atom(a: Atom, names: dict[Var, str]) -> str:
+    if isinstance(a, Literal):
+        return str(a)
+    return "%" + names.get(a, "?" + a.hint)
+
+
+def print_graph(graph: Graph) -> str:
+    names = value_names(graph)
+    params = ", ".join(f"%{names[v]}: {v.type}" for v in graph.inputs)
+    lines = [f"graph {graph.name}({params}) {{"]
+    body = []
+    for e in graph.eqns:
+        outs = ", ".join(f"%{names[o]}: {o.type}" for o in e.outputs)
+        attrs = ", ".join(f"{k}={format_attr(v)}" for k, v in e.attrs)
+        op = f"{e.op}[{attrs}]" if attrs else e.op
+        args = ", ".join(format_atom(a, names) for a in e.inputs)
+        text = f"  {outs} = {op} {args}".rstrip()
+        body.append((text, f"# {e.loc}" if e.loc else ""))
+    width = max((len(t) for t, c in body if c), default=0)
+    for text, comment in body:
+        lines.append(f"{text.ljust(width)}  {comment}".rstrip() if comment else text)
+    lines.append("  return " + ", ".join(format_atom(a, names) for a in graph.outputs))
+    lines.append("}")
+    return "\n".join(lines)
+
+
+def format_type(t: TensorType) -> str:
+    return str(t)

@@ -1,0 +1,71 @@
+"""Shape rules shared by many ops: broadcasting, dims, reshape. Errors match torch's."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+
+class ShapeError(RuntimeError):
+    """A shape or dtype mismatch found while building the graph (a torch RuntimeError)."""
+
+
+def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    ndim = max((len(s) for s in shapes), default=0)
+    out = [1] * ndim
+    for i, s in enumerate(shapes):
+        for j, d in enumerate(s):
+            k = ndim - len(s) + j
+            if out[k] == 1:
+                out[k] = d
+            elif d != 1 and d != out[k]:
+                other = next(t for t in shapes[:i] if len(t) - ndim + k >= 0)
+                raise ShapeError(
+                    f"The size of tensor a ({other[len(other) - ndim + k]}) must match the "
+                    f"size of tensor b ({d}) at non-singleton dimension {j}"
+                )
+    return tuple(out)
+
+
+def normalize_dim(dim: int, ndim: int, *, extra: int = 0) -> int:
+    """A possibly negative dim into [0, ndim + extra); torch's IndexError otherwise."""
+    size = max(ndim + extra, 1)
+    if not isinstance(dim, int) or isinstance(dim, bool):
+        raise TypeError(f"dim must be an int, not {type(dim).__name__}")
+    if not -size <= dim < size:
+        raise IndexError(
+            f"Dimension out of range (expected to be in range of [{-size}, {size - 1}], "
+            f"but got {dim})"
+        )
+    return dim % size
+
+
+def normalize_dims(dims: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
+    if dims is None:
+        return tuple(range(ndim))
+    if isinstance(dims, int):
+        dims = (dims,)
+    out = tuple(sorted({normalize_dim(d, ndim) for d in dims}))
+    if len(out) != len(tuple(dims)):
+        raise RuntimeError(f"dim {list(dims)} appears multiple times in the list of dims")
+    return out
+
+
+def infer_reshape(shape: Sequence[int], numel: int) -> tuple[int, ...]:
+    shape = tuple(int(s) for s in shape)
+    unknown = [i for i, s in enumerate(shape) if s == -1]
+    if len(unknown) > 1:
+        raise RuntimeError("only one dimension can be inferred")
+    for s in shape:
+        if s < -1:
+            raise RuntimeError(f"invalid shape dimension {s}")
+    known = 1
+    for s in shape:
+        if s != -1:
+            known *= s
+    if unknown:
+        if known == 0 or numel % known:
+            raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+        shape = shape[: unknown[0]] + (numel // known,) + shape[unknown[0] + 1 :]
+    elif known != numel:
+        raise RuntimeError(f"shape '{list(shape)}' is invalid for input of size {numel}")
+    return shape

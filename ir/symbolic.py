@@ -1,0 +1,75 @@
+"""Sympy side of pointwise ops: the formula of an equation and its derivatives.
+
+Derivatives are computed once per (op, attrs, literal operands, input index) and cached:
+sympy is slow, and the same pattern recurs in every graph.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+import sympy
+
+from .graph import Eqn, Literal
+from .opdef import get_op
+
+OUT = sympy.Symbol("out", real=True)  # the op's own result, reused by derivatives
+CT = sympy.Symbol("ct", real=True)  # the incoming cotangent
+
+
+@lru_cache(maxsize=None)
+def arg_symbols(n: int) -> tuple[sympy.Symbol, ...]:
+    return tuple(sympy.Symbol(f"x{i}", real=True) for i in range(n))
+
+
+def literal_number(value: bool | int | float) -> sympy.Expr:
+    if isinstance(value, bool):
+        return sympy.Integer(int(value))
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
+        return sympy.Integer(int(value))  # 2.0 prints and differentiates as 2
+    return sympy.sympify(value)
+
+
+def literal_key(eqn: Eqn) -> tuple[Any, ...]:
+    return tuple(i.value if isinstance(i, Literal) else None for i in eqn.inputs)
+
+
+@lru_cache(maxsize=4096)
+def formula(op_name: str, attrs: tuple, literals: tuple) -> sympy.Expr:
+    """The op's formula over x0..xn, with literal operands substituted."""
+    op = get_op(op_name)
+    syms = arg_symbols(len(literals))
+    expr = sympy.sympify(op.formula(*syms, **dict(attrs)))
+    subs = {s: literal_number(v) for s, v in zip(syms, literals) if v is not None}
+    return expr.subs(subs) if subs else expr
+
+
+def _tidy(expr: sympy.Expr) -> sympy.Expr:
+    # relu'(0) = 0 and |x|'(0) = 0 as in torch: pin Heaviside's value at zero.
+    expr = expr.replace(
+        lambda e: isinstance(e, sympy.Heaviside) and e.args[1:] != (0,),
+        lambda e: sympy.Heaviside(e.args[0], 0),
+    )
+    if sympy.count_ops(expr) <= 40:
+        simpler = sympy.simplify(expr)
+        if sympy.count_ops(simpler) < sympy.count_ops(expr):
+            expr = simpler
+    return expr
+
+
+@lru_cache(maxsize=4096)
+def derivative(op_name: str, attrs: tuple, literals: tuple, index: int) -> sympy.Expr:
+    """d out / d x_index, over x0..xn and OUT (the result, where reusing it is cheaper)."""
+    op = get_op(op_name)
+    syms = arg_symbols(len(literals))
+    f = formula(op_name, attrs, literals)
+    if op.grad is not None:
+        d = sympy.sympify(op.grad(*syms, out=OUT, **dict(attrs))[index])
+        subs = {s: literal_number(v) for s, v in zip(syms, literals) if v is not None}
+        d = d.subs(subs) if subs else d
+    else:
+        d = sympy.diff(f, syms[index])
+        if not f.is_Symbol and not f.is_Number:
+            d = d.subs(f, OUT)
+    return _tidy(d)

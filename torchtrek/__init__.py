@@ -1,0 +1,68 @@
+"""TorchTrek: PyTorch-style code traced to a typed IR, differentiated symbolically and
+emitted as readable NumPy source. `import torchtrek as tt`."""
+
+from __future__ import annotations
+
+from . import ir as _ir_pkg  # noqa: F401  (the IR package: torchtrek.ir)
+from .ir import ops as _ops  # noqa: F401  (registers every op)
+from .ir.dtypes import DType as dtype
+from .ir.dtypes import (
+    bool_ as bool,
+    float16,
+    float32,
+    float64,
+    int8,
+    int16,
+    int32,
+    int64,
+    uint8,
+)
+from .tensor import Size, Tensor
+from .tracer import TraceError
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .functional import *  # noqa: F401,F403
+from .functional import get_default_dtype, set_default_dtype, result_type
+from .creation import (
+    arange,
+    as_tensor,
+    empty,
+    empty_like,
+    from_numpy,
+    full,
+    full_like,
+    manual_seed,
+    ones,
+    ones_like,
+    rand,
+    rand_like,
+    randn,
+    randn_like,
+    tensor,
+    zeros,
+    zeros_like,
+)
+from .compiler import compile, grad, trace, value_and_grad
+from . import autograd
+
+half = float16
+float = float32
+double = float64
+long = int64
+int = int32
+short = int16
+
+__version__ = "0.1.0"
+
+
+def is_tensor(x: object) -> bool:
+    return isinstance(x, Tensor)
+
+
+def numel(x: Tensor) -> int:
+    return x.numel()
+
+
+def promote_types(a: dtype, b: dtype) -> dtype:
+    from .ir.dtypes import promote_types as _p
+
+    return _p(a, b)

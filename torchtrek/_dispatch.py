@@ -1,0 +1,136 @@
+"""`bind`: the one door every op goes through.
+
+Under an active trace the op is recorded into the trace's graph. Otherwise it runs
+eagerly: a one-equation graph is compiled (once per op, attrs and operand types, then
+cached) by the same autodiff and code generator as compiled functions, and a tape node
+is recorded when gradients are needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import numpy as np
+
+from . import autograd
+from .ir.dtypes import DType
+from .ir.graph import Graph, Literal, TensorType, Var, freeze_attrs
+from .ir.opdef import get_op
+from .ir.shapes import ShapeError
+from .runtime.compiled import CompiledGraph
+from .tracer import current_trace, user_location
+
+_EAGER: dict[tuple, CompiledGraph] = {}
+
+
+def _with_location(err: Exception) -> Exception:
+    loc = user_location()
+    if loc is None:
+        return err
+    msg = f"{err.args[0] if err.args else err}\n  (in {loc})"
+    new = type(err)(msg)
+    return new
+
+
+def bind(op: str, operands: Sequence[Any], attrs: dict[str, Any] | None = None,
+         hint: str | None = None, loc: Any = None) -> Any:
+    """Apply `op` to tensors and Literals; returns a Tensor."""
+    attrs = attrs or {}
+    ctx = current_trace()
+    try:
+        if ctx is not None:
+            return _record(ctx, op, operands, attrs, hint, loc)
+        return _eager(op, operands, attrs)
+    except (ShapeError, IndexError) as err:
+        if "\n  (in " in str(err):
+            raise
+        raise _with_location(err) from None
+
+
+def _record(ctx: Any, op: str, operands: Sequence[Any], attrs: dict[str, Any],
+            hint: str | None, loc: Any) -> Any:
+    from .tensor import Tensor
+
+    atoms = []
+    requires_grad = False
+    for o in operands:
+        if isinstance(o, Literal):
+            atoms.append(o)
+            continue
+        if o._trace is ctx:
+            atoms.append(o._var)
+        else:
+            atoms.append(ctx.capture(o, o._type(), o._hint))
+        requires_grad = requires_grad or o.requires_grad
+    v = ctx.record(op, atoms, attrs, hint, loc)
+    grad_on = autograd.is_grad_enabled() and get_op(op).differentiable
+    if requires_grad and not grad_on and v.dtype.is_floating_point:
+        v = ctx.record("detach", [v], {}, v.hint, loc)
+    return Tensor._symbolic(v, ctx, requires_grad and grad_on and v.dtype.is_floating_point)
+
+
+def _eager(op: str, operands: Sequence[Any], attrs: dict[str, Any]) -> Any:
+    from .tensor import Tensor
+
+    arrays = []
+    key_parts: list[Any] = []
+    grad_on = autograd._grad_enabled
+    wrt = []
+    for o in operands:
+        if isinstance(o, Literal):
+            arrays.append(np.asarray(o.value, dtype=o.dtype.name))
+            key_parts.append(o.dtype)
+            wrt.append(False)
+        else:
+            if o._data is None:
+                raise RuntimeError(
+                    "a symbolic tensor from a finished trace was used outside it; return it "
+                    "from the traced function instead"
+                )
+            arrays.append(o._data)
+            key_parts.append((o._data.shape, o._dtype))
+            wrt.append(grad_on and o.requires_grad)
+    frozen = freeze_attrs(attrs)
+    key = (op, frozen, tuple(key_parts), tuple(wrt))
+    cg = _EAGER.get(key)
+    if cg is None:
+        cg = _EAGER[key] = _compile_single(op, operands, attrs, wrt)
+    outs, residuals = cg.run(arrays)
+    out = Tensor._wrap(outs[0])
+    if any(wrt) and cg.backward is not None and cg.backward.ct_outputs:
+        edges = [_edge(operands[i]) for i in cg.backward.wrt]
+        name = (get_op(op).torch_name or op.capitalize()) + "Backward0"
+        node = autograd.node_class(name)(cg, residuals, edges, [(out._data.shape, out._data.dtype)])
+        out.requires_grad = True
+        out.grad_fn = node
+        out._out_index = 0
+    return out
+
+
+def _edge(t: Any) -> tuple | None:
+    if not t.requires_grad:
+        return None
+    if t.grad_fn is None:
+        return ("leaf", t)
+    return ("node", t.grad_fn, t._out_index)
+
+
+def _compile_single(op: str, operands: Sequence[Any], attrs: dict[str, Any],
+                    wrt: Sequence[bool]) -> CompiledGraph:
+    from .ir.builder import Builder
+
+    names = "abcdefgh"
+    inputs = []
+    for i, o in enumerate(operands):
+        t = TensorType((), o.dtype) if isinstance(o, Literal) else TensorType(o._data.shape, o._dtype)
+        inputs.append(Var(t, names[i] if i < len(names) else f"x{i}"))
+    b = Builder()
+    out = b.emit(op, inputs, **attrs)
+    return CompiledGraph(Graph(op, inputs, b.eqns, [out]), wrt)
+
+
+def edge_of(t: Any) -> tuple | None:
+    return _edge(t)
+
+
+__all__ = ["bind", "edge_of", "DType"]

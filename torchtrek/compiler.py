@@ -1,0 +1,306 @@
+"""Whole-function compilation and functional transforms: tt.compile, tt.grad,
+tt.value_and_grad, tt.trace.
+
+A compiled function is traced once per input signature into an IR graph, optimized,
+differentiated when inputs require grad, emitted as NumPy source and loaded; later calls
+with the same signature only run the generated code.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import os
+import sys
+from typing import Any, Callable, Sequence
+
+from . import autograd
+from ._dispatch import bind, edge_of
+from .ir.autodiff import grad_graph
+from .ir.graph import Graph, Literal, Var
+from .ir.passes import optimize
+from .runtime.compiled import CompiledGraph
+from .tensor import Tensor
+from .tracer import TraceContext, TraceError, current_trace, tracing
+
+_DEBUG = os.environ.get("TORCHTREK_DEBUG", "")
+
+
+def _param_names(fn: Callable[..., Any], n: int) -> list[str]:
+    try:
+        params = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        params = []
+    names = []
+    for i in range(n):
+        if i < len(params) and params[i].kind in (params[i].POSITIONAL_ONLY, params[i].POSITIONAL_OR_KEYWORD):
+            names.append(params[i].name)
+        elif params and params[-1].kind == params[-1].VAR_POSITIONAL:
+            names.append(f"{params[-1].name}{i}")
+        else:
+            names.append(f"arg{i}")
+    return names
+
+
+def _outside_names(fn: Callable[..., Any]) -> dict[int, str]:
+    """Names under which `fn` sees tensors from outside (closure cells, globals), so a
+    captured weight prints as %w1, not %c."""
+    out: dict[int, str] = {}
+    code = getattr(fn, "__code__", None)
+    if code is None:
+        return out
+    for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
+        try:
+            out.setdefault(id(cell.cell_contents), name)
+        except ValueError:
+            pass
+    g = getattr(fn, "__globals__", {})
+    for name in code.co_names:
+        v = g.get(name)
+        if isinstance(v, Tensor):
+            out.setdefault(id(v), name)
+    return out
+
+
+def _flatten(out: Any) -> tuple[list[Tensor], Callable[[list[Any]], Any]]:
+    """Tensors in a (nested) tuple/list/dict result, and how to rebuild it."""
+    if isinstance(out, Tensor):
+        return [out], lambda xs: xs[0]
+    if isinstance(out, (tuple, list)):
+        parts = [_flatten(o) for o in out]
+        flat = [t for p, _ in parts for t in p]
+        kind = type(out)
+
+        def rebuild(xs: list[Any]) -> Any:
+            res, i = [], 0
+            for p, r in parts:
+                res.append(r(xs[i : i + len(p)]))
+                i += len(p)
+            return kind(res)
+
+        return flat, rebuild
+    if isinstance(out, dict):
+        keys = list(out)
+        flat, rebuild_vals = _flatten([out[k] for k in keys])
+        return flat, lambda xs: dict(zip(keys, rebuild_vals(xs)))
+    if out is None or isinstance(out, (bool, int, float, str)):
+        return [], lambda xs: out
+    raise TypeError(
+        f"a compiled function must return tensors (or tuples/lists/dicts of them), "
+        f"not {type(out).__name__}"
+    )
+
+
+def _arg_key(a: Any) -> Any:
+    if isinstance(a, Tensor):
+        return ("T", tuple(a.shape), a.dtype, a.requires_grad)
+    try:
+        hash(a)
+        return ("V", type(a).__name__, a)
+    except TypeError:
+        return ("O", id(a))
+
+
+class _Entry:
+    """One specialization: the traced graph, its compiled form and captured tensors."""
+
+    def __init__(self, graph: Graph, compiled: CompiledGraph, captured: list[Tensor],
+                 rebuild: Callable[[list[Any]], Any], tensor_pos: list[int]) -> None:
+        self.graph = graph
+        self.compiled = compiled
+        self.captured = captured
+        self.rebuild = rebuild
+        self.tensor_pos = tensor_pos
+        self.captured_keys = [_arg_key(c) for c in captured]
+
+    def valid(self) -> bool:
+        return all(_arg_key(c) == k for c, k in zip(self.captured, self.captured_keys))
+
+    def run(self, args: Sequence[Any]) -> Any:
+        inputs = [args[i] for i in self.tensor_pos] + self.captured
+        outs, residuals = self.compiled.run([t._data for t in inputs])
+        results = [Tensor._wrap(o) for o in outs]
+        bw = self.compiled.backward
+        if bw is not None and bw.ct_outputs and autograd.is_grad_enabled():
+            edges = [edge_of(inputs[i]) for i in bw.wrt]
+            node = autograd.node_class("CompiledFunctionBackward")(
+                self.compiled, residuals, edges, [(o.shape, o.dtype) for o in outs]
+            )
+            for i in bw.ct_outputs:
+                results[i].requires_grad = True
+                results[i].grad_fn = node
+                results[i]._out_index = i
+        return self.rebuild(results)
+
+
+def trace_function(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any],
+                   name: str | None = None) -> tuple[TraceContext, list[Any], Any, list[int]]:
+    """Run `fn` on symbolic stand-ins for the tensor arguments. Returns the trace, the
+    flat outputs (Tensors), the output rebuilder and the positions of tensor args."""
+    ctx = TraceContext(name or getattr(fn, "__name__", "f").replace("<lambda>", "lambda"))
+    names = _param_names(fn, len(args))
+    sym_args: list[Any] = []
+    tensor_pos = []
+    for i, (a, n) in enumerate(zip(args, names)):
+        if isinstance(a, Tensor):
+            v = ctx.new_input(a._type(), n)
+            sym_args.append(Tensor._symbolic(v, ctx, a.requires_grad and autograd.is_grad_enabled()))
+            tensor_pos.append(i)
+        else:
+            sym_args.append(a)
+    outside = _outside_names(fn)
+    with tracing(ctx):
+        out = fn(*sym_args, **kwargs)
+        flat, rebuild = _flatten(out)
+        # Outputs computed outside this trace (a returned weight, say) become inputs.
+        atoms = []
+        for t in flat:
+            atoms.append(t._var if t._trace is ctx else ctx.capture(t, t._type(), t._hint))
+    for t, v in ctx.captured:
+        v.hint = outside.get(id(t), v.hint if v.hint != "c" else "const")
+    return ctx, atoms, rebuild, tensor_pos
+
+
+class CompiledFunction:
+    """The callable `tt.compile` returns. `trace_count` counts traces (for tests)."""
+
+    def __init__(self, fn: Callable[..., Any], **options: Any) -> None:
+        self.fn = fn
+        self.options = options
+        self._cache: dict[Any, _Entry] = {}
+        self.trace_count = 0
+        functools.update_wrapper(self, fn)
+
+    def _key(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool) -> Any:
+        return (tuple(_arg_key(a) for a in args), tuple((k, _arg_key(v)) for k, v in sorted(kwargs.items())),
+                autograd.is_grad_enabled(), force_grad)
+
+    def _entry(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool = False) -> _Entry:
+        key = self._key(args, kwargs, force_grad)
+        entry = self._cache.get(key)
+        if entry is None or not entry.valid():
+            entry = self._cache[key] = self._build(args, kwargs, force_grad)
+        return entry
+
+    def _build(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool) -> _Entry:
+        self.trace_count += 1
+        ctx, atoms, rebuild, tensor_pos = trace_function(self.fn, args, kwargs)
+        graph = ctx.graph(atoms)
+        captured = [t for t, _ in ctx.captured]
+        inputs = [args[i] for i in tensor_pos] + captured
+        if force_grad:
+            wrt = [t.dtype.is_floating_point for t in inputs]
+        else:
+            wrt = [t.requires_grad and autograd.is_grad_enabled() for t in inputs]
+        compiled = CompiledGraph(graph, wrt)
+        if _DEBUG:
+            print(f"[torchtrek] traced {graph.name}:\n{compiled.graph}\n{compiled.forward_source}",
+                  file=sys.stderr)
+        return _Entry(graph, compiled, captured, rebuild, tensor_pos)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if current_trace() is not None:
+            return self.fn(*args, **kwargs)  # inside another trace: inline
+        return self._entry(args, kwargs).run(args)
+
+    def ir(self, *args: Any, backward: bool = False, **kwargs: Any) -> str:
+        """The optimized forward IR for these arguments, or the backward IR."""
+        entry = self._entry(args, kwargs, force_grad=backward)
+        if backward:
+            return str(entry.compiled.backward.graph) if entry.compiled.backward else ""
+        return str(entry.compiled.graph)
+
+    def source(self, *args: Any, backward: bool = False, **kwargs: Any) -> str:
+        """The generated NumPy source for these arguments (forward or backward)."""
+        entry = self._entry(args, kwargs, force_grad=backward)
+        if backward:
+            return entry.compiled.backward_source if entry.compiled.backward else ""
+        return entry.compiled.forward_source
+
+
+def compile(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
+    """`@tt.compile` or `@tt.compile(backend="numpy", ...)`, like torch.compile."""
+    if fn is None:
+        return lambda f: CompiledFunction(f, **options)
+    return CompiledFunction(fn, **options)
+
+
+def eval_graph(graph: Graph, inputs: Sequence[Any]) -> list[Any]:
+    """Run `graph` op by op through `bind` (records into the active trace, if any)."""
+    env: dict[Var, Any] = dict(zip(graph.inputs, inputs))
+
+    def get(a: Any) -> Any:
+        return a if isinstance(a, Literal) else env[a]
+
+    for e in graph.eqns:
+        out = bind(e.op, [get(a) for a in e.inputs], e.params, hint=e.outputs[0].hint, loc=e.loc)
+        env[e.outputs[0]] = out
+    return [get(a) for a in graph.outputs]
+
+
+def _grad_impl(f: Callable[..., Any], argnums: tuple[int, ...], with_value: bool,
+               args: Sequence[Any], kwargs: dict[str, Any]) -> Any:
+    for i in argnums:
+        if i >= len(args) or not isinstance(args[i], Tensor):
+            raise TypeError(f"grad: argument {i} must be a Tensor to differentiate with respect to it")
+        if not args[i].dtype.is_floating_point:
+            raise TypeError(f"grad: argument {i} has dtype {args[i].dtype}; only floating point inputs can be differentiated")
+    ctx, atoms, _, tensor_pos = trace_function(f, args, kwargs)
+    if len(atoms) != 1 or atoms[0].shape != () or not atoms[0].dtype.is_floating_point:
+        shape = atoms[0].shape if len(atoms) == 1 else f"{len(atoms)} outputs"
+        raise RuntimeError(
+            f"grad: expected {getattr(f, '__name__', 'f')}(*args) to return a floating point scalar "
+            f"Tensor, got {shape}; use .sum() or tt.compile with .backward(gradient) instead"
+        )
+    graph = ctx.graph(atoms)
+    positions = [tensor_pos.index(i) for i in argnums]
+    joint = optimize(grad_graph(graph, positions, with_value))
+    inputs = [args[i] for i in tensor_pos] + [t for t, _ in ctx.captured]
+    return eval_graph(joint, inputs)
+
+
+class _GradTransform:
+    def __init__(self, f: Callable[..., Any], argnums: int | Sequence[int], with_value: bool) -> None:
+        self.f = f
+        self.single = isinstance(argnums, int)
+        self.argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
+        self.with_value = with_value
+        functools.update_wrapper(self, f)
+        name = getattr(f, "__name__", "f").replace("<lambda>", "lambda")
+
+        def joint(*args: Any, **kwargs: Any) -> Any:
+            outs = _grad_impl(self.f, self.argnums, self.with_value, args, kwargs)
+            value, grads = (outs[0], outs[1:]) if self.with_value else (None, outs)
+            g = grads[0] if self.single else tuple(grads)
+            return (value, g) if self.with_value else g
+
+        joint.__name__ = ("value_and_grad_" if with_value else "grad_") + name
+        joint.__signature__ = inspect.signature(f) if callable(f) else None  # type: ignore[attr-defined]
+        self.compiled = CompiledFunction(joint)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.compiled(*args, **kwargs)
+
+    def ir(self, *args: Any, **kwargs: Any) -> str:
+        return self.compiled.ir(*args, **kwargs)
+
+    def source(self, *args: Any, **kwargs: Any) -> str:
+        return self.compiled.source(*args, **kwargs)
+
+
+def grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> _GradTransform:
+    """JAX-style gradient of a scalar function; nests for higher derivatives."""
+    return _GradTransform(f, argnums, with_value=False)
+
+
+def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> _GradTransform:
+    return _GradTransform(f, argnums, with_value=True)
+
+
+def trace(f: Callable[..., Any], *example_args: Any, **kwargs: Any) -> Graph:
+    """The optimized IR graph of `f` for these example arguments; str() is its text."""
+    ctx, atoms, _, _ = trace_function(f, example_args, kwargs)
+    return optimize(ctx.graph(atoms))
+
+
+__all__ = ["compile", "grad", "value_and_grad", "trace", "CompiledFunction", "TraceError"]

@@ -1,0 +1,425 @@
+"""Tensor: a NumPy array (eager) or an IR value (while tracing), with torch's API."""
+
+from __future__ import annotations
+
+from typing import Any, Iterator, Sequence
+
+import numpy as np
+
+from . import autograd
+from . import functional as F
+from ._tensor_str import format_tensor
+from .ir import dtypes
+from .ir.dtypes import DType
+from .ir.graph import TensorType, Var
+from .tracer import trace_error
+
+_NP_TO_DTYPE: dict[np.dtype, DType] = {np.dtype(d.name): d for d in dtypes.ALL_DTYPES}
+
+
+def dtype_of_array(a: np.ndarray) -> DType:
+    try:
+        return _NP_TO_DTYPE[a.dtype]
+    except KeyError:
+        raise TypeError(
+            f"can't convert np.ndarray of type numpy.{a.dtype}. The only supported types are: "
+            "float64, float32, float16, int64, int32, int16, int8, uint8, and bool."
+        ) from None
+
+
+class Size(tuple):
+    """torch.Size: a tuple of ints that prints as torchtrek.Size([2, 3])."""
+
+    def __repr__(self) -> str:
+        return f"torchtrek.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def numel(self) -> int:
+        n = 1
+        for s in self:
+            n *= s
+        return n
+
+
+class Tensor:
+    __slots__ = ("_data", "_dtype", "_var", "_trace", "requires_grad", "grad", "grad_fn",
+                 "_out_index", "_hint", "__weakref__")
+
+    def __init__(self, data: Any = (), *, requires_grad: bool = False) -> None:
+        # torch.Tensor(data) makes a tensor of the default dtype
+        arr = np.array(data, dtype=F.get_default_dtype().name)
+        self._init(arr, dtype_of_array(arr))
+        if requires_grad:
+            self.requires_grad_(True)
+
+    def _init(self, data: np.ndarray | None, dtype: DType) -> None:
+        self._data = data
+        self._dtype = dtype
+        self._var: Var | None = None
+        self._trace = None
+        self.requires_grad = False
+        self.grad: Tensor | None = None
+        self.grad_fn: Any = None
+        self._out_index = 0
+        self._hint = "c"
+
+    @classmethod
+    def _wrap(cls, data: np.ndarray) -> "Tensor":
+        t = object.__new__(cls)
+        data = np.asarray(data)
+        t._init(data, dtype_of_array(data))
+        return t
+
+    @classmethod
+    def _symbolic(cls, var: Var, trace: Any, requires_grad: bool) -> "Tensor":
+        t = object.__new__(cls)
+        t._init(None, var.dtype)
+        t._var = var
+        t._trace = trace
+        t.requires_grad = requires_grad
+        t._hint = var.hint
+        return t
+
+    def _type(self) -> TensorType:
+        if self._var is not None:
+            return self._var.type
+        return TensorType(self._data.shape, self._dtype)
+
+    # ------------------------------------------------------------- metadata
+    @property
+    def shape(self) -> Size:
+        return Size(self._var.shape if self._var is not None else self._data.shape)
+
+    def size(self, dim: int | None = None) -> Any:
+        if dim is None:
+            return self.shape
+        from .ir.shapes import normalize_dim
+
+        return self.shape[normalize_dim(dim, self.ndim)]
+
+    @property
+    def dtype(self) -> DType:
+        return self._dtype
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
+
+    def dim(self) -> int:
+        return self.ndim
+
+    ndimension = dim
+
+    def numel(self) -> int:
+        return self.shape.numel()
+
+    nelement = numel
+
+    def __len__(self) -> int:
+        if self.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.shape[0]
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    def is_floating_point(self) -> bool:
+        return self._dtype.is_floating_point
+
+    # ------------------------------------------------------------- autograd
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if not self.is_leaf:
+            raise RuntimeError(
+                "you can only change requires_grad flags of leaf variables. If you want to use a "
+                "computed variable in a subgraph that doesn't require differentiation use "
+                "var_no_grad = var.detach()."
+            )
+        if requires_grad and not self._dtype.is_floating_point:
+            raise RuntimeError("only Tensors of floating point and complex dtype can require gradients")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def backward(self, gradient: Any = None, retain_graph: bool | None = None,
+                 create_graph: bool = False) -> None:
+        if self._var is not None:
+            raise trace_error("backward() inside a traced function")
+        if create_graph:
+            raise NotImplementedError(
+                "create_graph=True is not supported yet; use tt.grad(tt.grad(f)) for higher "
+                "derivatives"
+            )
+        autograd.backward(self, gradient, retain_graph)
+
+    def detach(self) -> "Tensor":
+        return F.detach(self)
+
+    def detach_(self) -> "Tensor":
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    # ------------------------------------------------------------- conversion
+    def _concrete(self, what: str) -> np.ndarray:
+        if self._data is None:
+            raise trace_error(what)
+        return self._data
+
+    def numpy(self) -> np.ndarray:
+        if self.requires_grad:
+            raise RuntimeError(
+                "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
+                "instead."
+            )
+        return self._concrete("tensor.numpy()")
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        a = self._concrete("np.asarray(tensor)")
+        return a if dtype is None else a.astype(dtype)
+
+    def item(self) -> Any:
+        a = self._concrete("tensor.item()")
+        if a.size != 1:
+            raise RuntimeError(f"a Tensor with {a.size} elements cannot be converted to Scalar")
+        return a.reshape(()).item()
+
+    def tolist(self) -> Any:
+        return self._concrete("tensor.tolist()").tolist()
+
+    def __bool__(self) -> bool:
+        a = self._concrete("bool(tensor) (an `if`, `while`, `and`/`or` on a tensor)")
+        if a.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with more than one value is ambiguous")
+        return bool(a.reshape(()))
+
+    def __float__(self) -> float:
+        return float(self._scalar("float(tensor)"))
+
+    def __int__(self) -> int:
+        return int(self._scalar("int(tensor)"))
+
+    def __index__(self) -> int:
+        if self._dtype.is_floating_point or self.ndim:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self._scalar("an index from a tensor"))
+
+    def _scalar(self, what: str) -> Any:
+        a = self._concrete(what)
+        if a.size != 1:
+            raise ValueError("only one element tensors can be converted to Python scalars")
+        return a.reshape(()).item()
+
+    def to(self, *args: Any, **kwargs: Any) -> "Tensor":
+        dtype = kwargs.get("dtype")
+        for a in args:
+            if isinstance(a, DType):
+                dtype = a
+            elif isinstance(a, Tensor):
+                dtype = a.dtype
+            elif isinstance(a, str) and a.split(":")[0] != "cpu":
+                raise RuntimeError(f"device {a!r} is not available (only 'cpu' is supported yet)")
+        if dtype is None or dtype is self._dtype:
+            return self
+        return F.cast(self, dtype)
+
+    def type(self, dtype: DType | None = None) -> Any:
+        if dtype is None:
+            return "torchtrek." + {"float32": "FloatTensor", "float64": "DoubleTensor",
+                                   "int64": "LongTensor", "int32": "IntTensor",
+                                   "bool": "BoolTensor"}.get(self._dtype.name, "Tensor")
+        return self.to(dtype)
+
+    def float(self) -> "Tensor":
+        return self.to(dtypes.float32)
+
+    def double(self) -> "Tensor":
+        return self.to(dtypes.float64)
+
+    def half(self) -> "Tensor":
+        return self.to(dtypes.float16)
+
+    def long(self) -> "Tensor":
+        return self.to(dtypes.int64)
+
+    def int(self) -> "Tensor":
+        return self.to(dtypes.int32)
+
+    def bool(self) -> "Tensor":
+        return self.to(dtypes.bool_)
+
+    def cpu(self) -> "Tensor":
+        return self
+
+    def clone(self) -> "Tensor":
+        return F.mul(self, 1) if self._dtype is not dtypes.bool_ else F.logical_and(self, True)
+
+    # ------------------------------------------------------------- repr
+    def __repr__(self) -> str:
+        suffixes = []
+        if self.grad_fn is not None:
+            suffixes.append(f"grad_fn=<{self.grad_fn.name()}>")
+        elif self.requires_grad:
+            suffixes.append("requires_grad=True")
+        if self._data is None:
+            return (f"Tensor(symbolic {self._var.type}"
+                    + "".join(", " + s for s in suffixes) + ")")
+        return format_tensor(self._data, self._dtype.name, suffixes,
+                             F.get_default_dtype().name)
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        if self.ndim == 0 and self._data is not None:
+            return self.item().__format__(spec)
+        return repr(self)
+
+    def __iter__(self) -> Iterator[Any]:
+        raise TypeError("iterating over a tensor is not supported yet (needs indexing)")
+
+    __hash__ = object.__hash__
+
+    # ------------------------------------------------------------- shapes
+    def reshape(self, *shape: Any) -> "Tensor":
+        return F.reshape(self, *shape)
+
+    view = reshape
+
+    def view_as(self, other: "Tensor") -> "Tensor":
+        return F.reshape(self, tuple(other.shape))
+
+    reshape_as = view_as
+
+    def flatten(self, start_dim: int = 0, end_dim: int = -1) -> "Tensor":
+        return F.flatten(self, start_dim, end_dim)
+
+    def unsqueeze(self, dim: int) -> "Tensor":
+        return F.unsqueeze(self, dim)
+
+    def squeeze(self, dim: Any = None) -> "Tensor":
+        return F.squeeze(self, dim)
+
+    def permute(self, *dims: Any) -> "Tensor":
+        return F.permute(self, *dims)
+
+    def transpose(self, dim0: int, dim1: int) -> "Tensor":
+        return F.transpose(self, dim0, dim1)
+
+    def t(self) -> "Tensor":
+        return F.t(self)
+
+    @property
+    def T(self) -> "Tensor":
+        if self.ndim <= 2:
+            return F.t(self) if self.ndim == 2 else self
+        return F.permute(self, tuple(reversed(range(self.ndim))))
+
+    def expand(self, *shape: Any) -> "Tensor":
+        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+            shape = tuple(shape[0])
+        return F.broadcast_to(self, shape)
+
+    # ------------------------------------------------------------- math
+    def sum(self, dim: Any = None, keepdim: bool = False, *, dtype: DType | None = None) -> "Tensor":
+        return F.sum(self, dim, keepdim, dtype=dtype)
+
+    def mean(self, dim: Any = None, keepdim: bool = False, *, dtype: DType | None = None) -> "Tensor":
+        return F.mean(self, dim, keepdim, dtype=dtype)
+
+    def __add__(self, o: Any) -> "Tensor":
+        return F.add(self, o)
+
+    def __radd__(self, o: Any) -> "Tensor":
+        return F.add(o, self)
+
+    def __sub__(self, o: Any) -> "Tensor":
+        return F.sub(self, o)
+
+    def __rsub__(self, o: Any) -> "Tensor":
+        return F.sub(o, self)
+
+    def __mul__(self, o: Any) -> "Tensor":
+        return F.mul(self, o)
+
+    def __rmul__(self, o: Any) -> "Tensor":
+        return F.mul(o, self)
+
+    def __truediv__(self, o: Any) -> "Tensor":
+        return F.div(self, o)
+
+    def __rtruediv__(self, o: Any) -> "Tensor":
+        return F.div(o, self)
+
+    def __pow__(self, o: Any) -> "Tensor":
+        return F.pow(self, o)
+
+    def __rpow__(self, o: Any) -> "Tensor":
+        return F.pow(o, self)
+
+    def __matmul__(self, o: Any) -> "Tensor":
+        return F.matmul(self, o)
+
+    def __rmatmul__(self, o: Any) -> "Tensor":
+        return F.matmul(o, self)
+
+    def __neg__(self) -> "Tensor":
+        return F.neg(self)
+
+    def __pos__(self) -> "Tensor":
+        return self
+
+    def __abs__(self) -> "Tensor":
+        return F.abs(self)
+
+    def __invert__(self) -> "Tensor":
+        if self._dtype is not dtypes.bool_:
+            raise TypeError("~ is only supported on bool tensors in TorchTrek so far")
+        return F.logical_not(self)
+
+    def __and__(self, o: Any) -> "Tensor":
+        return F.logical_and(self, o)
+
+    def __or__(self, o: Any) -> "Tensor":
+        return F.logical_or(self, o)
+
+    def __gt__(self, o: Any) -> "Tensor":
+        return F.gt(self, o)
+
+    def __lt__(self, o: Any) -> "Tensor":
+        return F.lt(self, o)
+
+    def __ge__(self, o: Any) -> "Tensor":
+        return F.ge(self, o)
+
+    def __le__(self, o: Any) -> "Tensor":
+        return F.le(self, o)
+
+    def __eq__(self, o: Any) -> "Tensor":  # type: ignore[override]
+        return F.eq(self, o)
+
+    def __ne__(self, o: Any) -> "Tensor":  # type: ignore[override]
+        return F.ne(self, o)
+
+
+def _method(fn: Any) -> Any:
+    def m(self: Tensor, *args: Any, **kwargs: Any) -> Any:
+        return fn(self, *args, **kwargs)
+
+    m.__name__ = fn.__name__
+    m.__doc__ = fn.__doc__
+    return m
+
+
+for _name in ("exp", "log", "sin", "cos", "tanh", "sigmoid", "relu", "sqrt", "abs", "neg",
+              "matmul", "add", "sub", "mul", "div", "pow", "gt", "lt", "ge", "le", "eq", "ne",
+              "logical_and", "logical_or", "logical_not"):
+    setattr(Tensor, _name, _method(getattr(F, _name)))
+Tensor.negative = Tensor.neg  # type: ignore[attr-defined]
+Tensor.absolute = Tensor.abs  # type: ignore[attr-defined]
+Tensor.multiply = Tensor.mul  # type: ignore[attr-defined]
+Tensor.divide = Tensor.true_divide = Tensor.div  # type: ignore[attr-defined]
+Tensor.subtract = Tensor.sub  # type: ignore[attr-defined]

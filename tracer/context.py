@@ -1,0 +1,107 @@
+"""Trace contexts: while one is active, every op is recorded into its graph.
+
+Traces nest (grad of grad): a value from an outer trace, or a concrete tensor, used
+inside an inner trace is captured as an extra input of the inner graph.
+"""
+
+from __future__ import annotations
+
+import linecache
+import os
+import sys
+from contextlib import contextmanager
+from typing import Any, Iterator, Sequence
+
+from ..ir.builder import Builder
+from ..ir.graph import Atom, Graph, SourceLoc, TensorType, Var
+
+
+class TraceError(RuntimeError):
+    """Python code asked for a value that only exists when the compiled code runs."""
+
+
+def _package_dirs() -> tuple[str, ...]:
+    import torchtrek
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    dirs = {os.path.dirname(os.path.abspath(torchtrek.__file__)), here}
+    for sub in ("ir", "codegen", "runtime"):
+        mod = sys.modules.get(f"torchtrek.{sub}")
+        if mod is not None and getattr(mod, "__file__", None):
+            dirs.add(os.path.dirname(os.path.abspath(mod.__file__)))
+    return tuple(d + os.sep for d in dirs)
+
+
+_PKG_DIRS: tuple[str, ...] | None = None
+
+
+def user_location(skip_generated: bool = True) -> SourceLoc | None:
+    """The innermost stack frame outside TorchTrek: the user's line."""
+    global _PKG_DIRS
+    if _PKG_DIRS is None:
+        _PKG_DIRS = _package_dirs()
+    f = sys._getframe(1)
+    while f is not None:
+        fn = f.f_code.co_filename
+        if not fn.startswith(_PKG_DIRS) and not fn.startswith("<torchtrek") and not fn.startswith("<frozen"):
+            code = linecache.getline(fn, f.f_lineno).strip()
+            return SourceLoc(os.path.basename(fn), f.f_lineno, code)
+        f = f.f_back
+    return None
+
+
+class TraceContext:
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.builder = Builder()
+        self.inputs: list[Var] = []
+        self.captured: list[tuple[Any, Var]] = []  # (outside tensor, its input Var)
+        self._captured_ids: dict[int, Var] = {}
+
+    def new_input(self, type: TensorType, hint: str) -> Var:
+        v = Var(type, hint)
+        self.inputs.append(v)
+        return v
+
+    def capture(self, tensor: Any, type: TensorType, hint: str) -> Var:
+        v = self._captured_ids.get(id(tensor))
+        if v is None:
+            v = Var(type, hint)
+            self._captured_ids[id(tensor)] = v
+            self.captured.append((tensor, v))
+        return v
+
+    def record(self, op: str, inputs: Sequence[Atom], attrs: dict[str, Any],
+               hint: str | None = None, loc: SourceLoc | None = None) -> Var:
+        return self.builder.emit(op, inputs, hint=hint, loc=loc or user_location(), **attrs)
+
+    def graph(self, outputs: Sequence[Atom]) -> Graph:
+        """The recorded graph; captured values come after the declared inputs."""
+        ins = self.inputs + [v for _, v in self.captured]
+        return Graph(self.name, ins, list(self.builder.eqns), list(outputs))
+
+
+_STACK: list[TraceContext] = []
+
+
+def current_trace() -> TraceContext | None:
+    return _STACK[-1] if _STACK else None
+
+
+@contextmanager
+def tracing(ctx: TraceContext) -> Iterator[TraceContext]:
+    _STACK.append(ctx)
+    try:
+        yield ctx
+    finally:
+        _STACK.pop()
+
+
+def trace_error(what: str) -> TraceError:
+    loc = user_location()
+    where = f"{loc.file}:{loc.line}: `{loc.code}`" if loc else "your function"
+    return TraceError(
+        f"{what} at {where}: this value is symbolic while the function is traced, so "
+        f"Python control flow cannot depend on it. Compute both branches and select with "
+        f"tt.where(cond, a, b), or move the check outside the compiled function."
+    )
