@@ -156,7 +156,9 @@ def grad_graph(graph: Graph, argnums: Sequence[int], with_value: bool) -> Graph:
     b = Builder()
     b.eqns = list(graph.eqns)
     active = active_values(graph, wrt)
-    seed = b.emit("full", [], shape=out.shape, value=1, dtype=out.dtype, hint="grad_" + getattr(out, "hint", "out"))
+    out_loc = next((e.loc for e in graph.eqns if out in e.outputs), None)
+    seed = b.emit("full", [], shape=out.shape, value=1, dtype=out.dtype, loc=out_loc,
+                  hint="grad_" + getattr(out, "hint", "out"))
     cts = backprop(b, graph.eqns, {out: seed} if isinstance(out, Var) else {}, active)
     grads: list[Atom] = []
     forward_values = set(graph.vars_defined())

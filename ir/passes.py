@@ -128,8 +128,51 @@ def fold(graph: Graph) -> Graph:
     return _replace(graph, eqns, subst)
 
 
+def fold_constants(graph: Graph) -> Graph:
+    """Constant values (`full`) flow into pointwise equations as literals, where that
+    keeps the result's shape; a pointwise equation of literals alone becomes a `full`."""
+    from . import symbolic
+    from .shapes import broadcast_shapes
+
+    consts: dict[Var, Literal] = {}
+    eqns: list[Eqn] = []
+    changed = False
+    for e in graph.eqns:
+        op = get_op(e.op)
+        out = e.outputs[0]
+        if e.op == "full":
+            v = e.params["value"]
+            v = float(v) if out.dtype.is_floating_point else (bool(v) if out.dtype.name == "bool" else int(v))
+            consts[out] = Literal(v, out.dtype)
+        elif op.is_pointwise and any(isinstance(a, Var) and a in consts for a in e.inputs):
+            ins = list(e.inputs)
+            for i, a in enumerate(ins):
+                if isinstance(a, Var) and a in consts:
+                    rest = [b.shape for j, b in enumerate(ins) if j != i]
+                    if broadcast_shapes((), *rest) == out.shape:
+                        ins[i] = consts[a]
+            if all(isinstance(a, Literal) for a in ins):
+                value = symbolic.formula(e.op, e.attrs, tuple(a.value for a in ins))
+                if value.is_number and value.is_real:
+                    py = bool(value) if out.dtype.name == "bool" else (
+                        float(value) if out.dtype.is_floating_point else int(value))
+                    e = Eqn("full", (), e.outputs, (("dtype", out.dtype), ("shape", out.shape),
+                                                   ("value", py)), e.loc)
+                    consts[out] = Literal(py, out.dtype)
+                    changed = True
+                    eqns.append(e)
+                    continue
+            if ins != list(e.inputs):
+                e = Eqn(e.op, tuple(ins), e.outputs, e.attrs, e.loc)
+                changed = True
+        eqns.append(e)
+    if not changed:
+        return graph
+    return Graph(graph.name, graph.inputs, eqns, graph.outputs, graph.meta)
+
+
 def optimize(graph: Graph) -> Graph:
-    for p in (fold, cse, dce):
+    for p in (fold_constants, fold, cse, dce):
         graph = p(graph)
         if DEBUG:
             verify(graph)

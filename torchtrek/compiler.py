@@ -182,6 +182,14 @@ class CompiledFunction:
             entry = self._cache[key] = self._build(args, kwargs, force_grad)
         return entry
 
+    def _entry_for(self, args: Sequence[Any], kwargs: dict[str, Any], backward: bool) -> _Entry:
+        """The entry a call would use; for `backward`, one that differentiates every float
+        input when the call's own entry has no backward (no input requires grad)."""
+        entry = self._entry(args, kwargs)
+        if backward and entry.compiled.backward is None:
+            entry = self._entry(args, kwargs, force_grad=True)
+        return entry
+
     def _build(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool) -> _Entry:
         self.trace_count += 1
         ctx, atoms, rebuild, tensor_pos = trace_function(self.fn, args, kwargs)
@@ -205,14 +213,14 @@ class CompiledFunction:
 
     def ir(self, *args: Any, backward: bool = False, **kwargs: Any) -> str:
         """The optimized forward IR for these arguments, or the backward IR."""
-        entry = self._entry(args, kwargs, force_grad=backward)
+        entry = self._entry_for(args, kwargs, backward)
         if backward:
             return str(entry.compiled.backward.graph) if entry.compiled.backward else ""
         return str(entry.compiled.graph)
 
     def source(self, *args: Any, backward: bool = False, **kwargs: Any) -> str:
         """The generated NumPy source for these arguments (forward or backward)."""
-        entry = self._entry(args, kwargs, force_grad=backward)
+        entry = self._entry_for(args, kwargs, backward)
         if backward:
             return entry.compiled.backward_source if entry.compiled.backward else ""
         return entry.compiled.forward_source

@@ -11,6 +11,15 @@ from .ir.graph import Literal
 from .ir.shapes import infer_reshape, normalize_dim, normalize_dims
 from ._dispatch import bind
 
+__all__ = [
+    "add", "sub", "mul", "div", "true_divide", "divide", "multiply", "subtract", "pow", "neg",
+    "negative", "exp", "log", "sin", "cos", "tanh", "sigmoid", "sqrt", "relu", "abs",
+    "absolute", "where", "gt", "lt", "ge", "le", "eq", "ne", "greater", "less",
+    "greater_equal", "less_equal", "not_equal", "logical_and", "logical_or", "logical_not",
+    "sum", "mean", "matmul", "reshape", "flatten", "unsqueeze", "squeeze", "permute",
+    "transpose", "swapaxes", "swapdims", "t", "broadcast_to", "detach", "cast",
+]
+
 _default_dtype: DType = dtypes.float32
 
 

@@ -20,6 +20,10 @@ class TraceError(RuntimeError):
     """Python code asked for a value that only exists when the compiled code runs."""
 
 
+# Files of the package that hold user-level code (examples), not machinery.
+_USER_LEVEL = ("cli.py", "demo.py")
+
+
 def _package_dirs() -> tuple[str, ...]:
     import torchtrek
 
@@ -43,7 +47,8 @@ def user_location(skip_generated: bool = True) -> SourceLoc | None:
     f = sys._getframe(1)
     while f is not None:
         fn = f.f_code.co_filename
-        if not fn.startswith(_PKG_DIRS) and not fn.startswith("<torchtrek") and not fn.startswith("<frozen"):
+        internal = fn.startswith(_PKG_DIRS) and not fn.endswith(_USER_LEVEL)
+        if not internal and not fn.startswith(("<torchtrek", "<frozen")):
             code = linecache.getline(fn, f.f_lineno).strip()
             return SourceLoc(os.path.basename(fn), f.f_lineno, code)
         f = f.f_back

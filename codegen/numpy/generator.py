@@ -126,7 +126,8 @@ def generate(graph: Graph, fn_name: str | None = None) -> str:
         params=[names[v] for v in graph.inputs],
         signature=_signature(graph, names),
         body=body,
-        returns=[atom(a) for a in graph.outputs],
+        returns=[f"np.asarray({_literal(a)}, dtype=np.{a.dtype.name})" if isinstance(a, Literal)
+                 else names[a] for a in graph.outputs],
     )
 
 
