@@ -10,6 +10,8 @@ import numpy as np
 from ..codegen.numpy.generator import generate
 from ..ir.autodiff import Backward, build_backward
 from ..ir.graph import Graph, Var
+from ..ir import passes
+from ..ir.parser import parse
 from ..ir.passes import dce, optimize
 from .loader import load_function
 
@@ -38,6 +40,11 @@ class CompiledGraph:
             assert len(bgraph.inputs) == len(residuals) + n_ct
             self.backward = bw
         self.forward_graph = fwd
+        if passes.DEBUG:
+            for g in (self.graph, fwd) + ((self.backward.graph,) if self.backward else ()):
+                passes.verify(g)
+                if str(parse(str(g))) != str(g):
+                    raise passes.VerifyError(f"IR text does not round-trip:\n{g}")
         self.forward_source = generate(fwd)
         self.forward_fn: Callable[..., tuple] = load_function(self.forward_source, _fn(fwd))
         self._backward_fn: Callable[..., tuple] | None = None
