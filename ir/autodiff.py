@@ -39,7 +39,7 @@ def _pointwise_vjp(b: Builder, eqn: Eqn, ct: Atom) -> list[Atom | None]:
         expr = symbolic.CT * d
         # Operands of the derivative's own equation: ct, the inputs it reads, the result.
         by_symbol: dict[sympy.Symbol, Atom] = {symbolic.CT: ct}
-        by_symbol.update({s: v for s, v in zip(syms, eqn.inputs) if isinstance(v, Var)})
+        by_symbol.update(zip(syms, eqn.inputs))
         by_symbol[symbolic.OUT] = eqn.outputs[0]
         used = [s for s in (symbolic.CT, *syms, symbolic.OUT) if s in expr.free_symbols]
         if expr == symbolic.CT:

@@ -49,7 +49,12 @@ _pointwise("add", lambda a, b: a + b, "Add")
 _pointwise("sub", lambda a, b: a - b, "Sub")
 _pointwise("mul", lambda a, b: a * b, "Mul")
 _pointwise("div", lambda a, b: a / b, "Div")
-_pointwise("pow", lambda a, b: a**b, "Pow")
+# sympy writes d/da a**b as b*a**b/a, which is nan at a = 0; torch's rules are these
+# (the exponent's gradient is 0 where a = 0 and b >= 0).
+_pointwise("pow", lambda a, b: a**b, "Pow", grad=lambda a, b, out: [
+    b * a ** (b - 1),
+    sympy.Piecewise((0, sympy.And(sympy.Eq(a, 0), b >= 0)), (out * sympy.log(a), True)),
+])
 _pointwise("neg", lambda a: -a, "Neg")
 _pointwise("exp", sympy.exp, "Exp")
 _pointwise("log", sympy.log, "Log")

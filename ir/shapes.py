@@ -9,6 +9,10 @@ class ShapeError(RuntimeError):
     """A shape or dtype mismatch found while building the graph (a torch RuntimeError)."""
 
 
+class DimIndexError(IndexError):
+    """A dim argument out of range (torch raises IndexError)."""
+
+
 def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
     ndim = max((len(s) for s in shapes), default=0)
     out = [1] * ndim
@@ -21,7 +25,7 @@ def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
                 other = next(t for t in shapes[:i] if len(t) - ndim + k >= 0)
                 raise ShapeError(
                     f"The size of tensor a ({other[len(other) - ndim + k]}) must match the "
-                    f"size of tensor b ({d}) at non-singleton dimension {j}"
+                    f"size of tensor b ({d}) at non-singleton dimension {k}"
                 )
     return tuple(out)
 
@@ -32,7 +36,7 @@ def normalize_dim(dim: int, ndim: int, *, extra: int = 0) -> int:
     if not isinstance(dim, int) or isinstance(dim, bool):
         raise TypeError(f"dim must be an int, not {type(dim).__name__}")
     if not -size <= dim < size:
-        raise IndexError(
+        raise DimIndexError(
             f"Dimension out of range (expected to be in range of [{-size}, {size - 1}], "
             f"but got {dim})"
         )
@@ -40,11 +44,14 @@ def normalize_dim(dim: int, ndim: int, *, extra: int = 0) -> int:
 
 
 def normalize_dims(dims: int | Sequence[int] | None, ndim: int) -> tuple[int, ...]:
+    """Sorted non-negative dims; a 0-d tensor accepts dim 0 / -1 and has none to reduce."""
     if dims is None:
         return tuple(range(ndim))
     if isinstance(dims, int):
         dims = (dims,)
     out = tuple(sorted({normalize_dim(d, ndim) for d in dims}))
+    if ndim == 0:
+        return ()
     if len(out) != len(tuple(dims)):
         raise RuntimeError(f"dim {list(dims)} appears multiple times in the list of dims")
     return out

@@ -37,12 +37,19 @@ def literal_key(eqn: Eqn) -> tuple[Any, ...]:
 
 @lru_cache(maxsize=4096)
 def formula(op_name: str, attrs: tuple, literals: tuple) -> sympy.Expr:
-    """The op's formula over x0..xn, with literal operands substituted."""
+    """The op's formula over x0..xn, with literal operands substituted where that keeps
+    every other operand in the formula (x*0 must stay x*0: inf*0 is nan, not 0)."""
     op = get_op(op_name)
     syms = arg_symbols(len(literals))
     expr = sympy.sympify(op.formula(*syms, **dict(attrs)))
     subs = {s: literal_number(v) for s, v in zip(syms, literals) if v is not None}
-    return expr.subs(subs) if subs else expr
+    if not subs:
+        return expr
+    kept = expr.free_symbols - set(subs)
+    substituted = expr.subs(subs)
+    if substituted.free_symbols != kept or substituted.has(sympy.zoo, sympy.nan):
+        return expr
+    return substituted
 
 
 def _tidy(expr: sympy.Expr) -> sympy.Expr:
@@ -67,7 +74,8 @@ def derivative(op_name: str, attrs: tuple, literals: tuple, index: int) -> sympy
     if op.grad is not None:
         d = sympy.sympify(op.grad(*syms, out=OUT, **dict(attrs))[index])
         subs = {s: literal_number(v) for s, v in zip(syms, literals) if v is not None}
-        d = d.subs(subs) if subs else d
+        if subs and f.free_symbols.isdisjoint(subs):  # the formula took the literals
+            d = d.subs(subs)
     else:
         d = sympy.diff(f, syms[index])
         if not f.is_Symbol and not f.is_Number:

@@ -1,64 +1,144 @@
 """A graph made runnable: optimized, split into forward and backward, both generated
-as NumPy source and loaded. Eager ops and compiled functions both run through this."""
+as NumPy source and loaded. Eager ops and compiled functions both run through this.
+
+forward(*inputs) -> outputs + residuals;  backward(*residuals, *cts) -> grads.
+With `persistent=True` the generated sources are read from / written to the disk cache
+(runtime/disk_cache.py), skipping autodiff, sympy and codegen on a warm start.
+"""
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from contextlib import nullcontext
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from ..codegen.numpy.generator import generate
+from ..codegen.numpy.generator import generate, names_safe
+from ..ir import passes
 from ..ir.autodiff import Backward, build_backward
 from ..ir.graph import Graph, Var
-from ..ir import passes
 from ..ir.parser import parse
 from ..ir.passes import dce, optimize
+from . import disk_cache
 from .loader import load_function
 
 
-class CompiledGraph:
-    """forward(*inputs) -> outputs + residuals; backward(*residuals, *cts) -> grads."""
+def _phase(timings: Any, name: str) -> Any:
+    return timings.phase(name) if timings is not None else nullcontext()
 
-    def __init__(self, graph: Graph, wrt: Sequence[bool] = ()) -> None:
-        self.graph = optimize(graph)
+
+class CompiledGraph:
+    def __init__(self, graph: Graph, wrt: Sequence[bool] = (), *, persistent: bool = False,
+                 timings: Any = None) -> None:
         self.wrt = tuple(wrt)
-        self.n_outputs = len(self.graph.outputs)
-        self.backward: Backward | None = None
-        fwd = self.graph
-        if any(wrt):
-            bw = build_backward(self.graph, self.wrt)
-            bgraph = optimize(bw.graph)
+        self.n_outputs = len(graph.outputs)
+        self.from_cache = False
+        self._graph: Graph | None = None
+        self._backward: Backward | None = None
+        self._texts: dict[str, str] = {}
+        key = None
+        if persistent and disk_cache.enabled():
+            key = disk_cache.make_key(str(graph), repr(self.wrt))
+            payload = disk_cache.load(key)
+            if payload is not None and self._from_payload(payload):
+                self.from_cache = True
+        if not self.from_cache:
+            self._generate(graph, timings)
+            if key is not None:
+                disk_cache.store(key, self._payload())
+        with _phase(timings, "load"):
+            self.forward_fn: Callable[..., tuple] = load_function(self.forward_source, self._fwd_name)
+        self._backward_fn: Callable[..., tuple] | None = None
+
+    # ------------------------------------------------------------ generation
+    def _generate(self, graph: Graph, timings: Any) -> None:
+        with _phase(timings, "passes"):
+            self._graph = optimize(graph)
+        fwd = self._graph
+        self.ct_outputs: list[int] = []
+        self.wrt_indices: list[int] = []
+        self.backward_source = ""
+        self._bwd_name = ""
+        if any(self.wrt):
+            with _phase(timings, "autodiff"):
+                bw = build_backward(self._graph, self.wrt)
+            with _phase(timings, "passes"):
+                bgraph = optimize(bw.graph)
             used = {a for e in bgraph.eqns for a in e.inputs if isinstance(a, Var)}
             used |= {a for a in bgraph.outputs if isinstance(a, Var)}
             residuals = [r for r in bw.residuals if r in used]
-            n_ct = len(bw.ct_outputs)
             bgraph = Graph(bgraph.name, residuals + bgraph.inputs[len(bw.residuals):],
                            bgraph.eqns, bgraph.outputs, bgraph.meta)
-            bw = Backward(bgraph, residuals, bw.ct_outputs, bw.wrt)
-            fwd = dce(Graph(self.graph.name, self.graph.inputs, self.graph.eqns,
-                            list(self.graph.outputs) + residuals, self.graph.meta))
-            assert len(bgraph.inputs) == len(residuals) + n_ct
-            self.backward = bw
-        self.forward_graph = fwd
+            self._backward = Backward(bgraph, residuals, bw.ct_outputs, bw.wrt)
+            fwd = dce(Graph(self._graph.name, self._graph.inputs, self._graph.eqns,
+                            list(self._graph.outputs) + residuals, self._graph.meta))
+            self.ct_outputs, self.wrt_indices = list(bw.ct_outputs), list(bw.wrt)
+        self._forward_graph = fwd
         if passes.DEBUG:
-            for g in (self.graph, fwd) + ((self.backward.graph,) if self.backward else ()):
+            for g in (self._graph, fwd) + ((self._backward.graph,) if self._backward else ()):
                 passes.verify(g)
                 if str(parse(str(g))) != str(g):
                     raise passes.VerifyError(f"IR text does not round-trip:\n{g}")
-        self.forward_source = generate(fwd)
-        self.forward_fn: Callable[..., tuple] = load_function(self.forward_source, _fn(fwd))
-        self._backward_fn: Callable[..., tuple] | None = None
+        with _phase(timings, "codegen"):
+            self._fwd_name = names_safe(fwd.name)
+            self.forward_source = generate(fwd)
+            if self._backward is not None:
+                self._bwd_name = names_safe(self._backward.graph.name)
+                self.backward_source = generate(self._backward.graph)
+
+    def _payload(self) -> dict[str, Any]:
+        return {
+            "graph": str(self._graph), "forward_graph": str(self._forward_graph),
+            "backward_graph": str(self._backward.graph) if self._backward else "",
+            "forward_source": self.forward_source, "forward_name": self._fwd_name,
+            "backward_source": self.backward_source, "backward_name": self._bwd_name,
+            "ct_outputs": self.ct_outputs, "wrt_indices": self.wrt_indices,
+            "n_outputs": self.n_outputs,
+        }
+
+    def _from_payload(self, p: dict[str, Any]) -> bool:
+        try:
+            if p["n_outputs"] != self.n_outputs:
+                return False
+            self.forward_source, self._fwd_name = p["forward_source"], p["forward_name"]
+            self.backward_source, self._bwd_name = p["backward_source"], p["backward_name"]
+            self.ct_outputs, self.wrt_indices = list(p["ct_outputs"]), list(p["wrt_indices"])
+            self._texts = {k: p[k] for k in ("graph", "forward_graph", "backward_graph")}
+            return isinstance(self.forward_source, str) and bool(self._fwd_name)
+        except (KeyError, TypeError):
+            return False
+
+    # ------------------------------------------------------------ graphs (lazy from cache)
+    @property
+    def graph(self) -> Graph:
+        """The optimized forward graph (outputs only)."""
+        if self._graph is None:
+            self._graph = parse(self._texts["graph"])
+        return self._graph
 
     @property
-    def backward_source(self) -> str:
-        assert self.backward is not None
-        return generate(self.backward.graph)
+    def forward_graph(self) -> Graph:
+        """The forward graph as generated: outputs, then the residuals backward reads."""
+        if not hasattr(self, "_forward_graph"):
+            self._forward_graph = parse(self._texts["forward_graph"])
+        return self._forward_graph
 
+    @property
+    def has_backward(self) -> bool:
+        return bool(self.backward_source)
+
+    @property
+    def backward_graph(self) -> Graph | None:
+        if self._backward is not None:
+            return self._backward.graph
+        if self._texts.get("backward_graph"):
+            return parse(self._texts["backward_graph"])
+        return None
+
+    # ------------------------------------------------------------ running
     def backward_fn(self) -> Callable[..., tuple]:
         if self._backward_fn is None:
-            assert self.backward is not None
-            g = self.backward.graph
-            self._backward_fn = load_function(self.backward_source, _fn(g))
+            self._backward_fn = load_function(self.backward_source, self._bwd_name)
         return self._backward_fn
 
     def run(self, arrays: Sequence[np.ndarray]) -> tuple[list[np.ndarray], tuple]:
@@ -70,9 +150,3 @@ class CompiledGraph:
     def run_backward(self, residuals: tuple, cts: Sequence[np.ndarray]) -> list[np.ndarray]:
         with np.errstate(all="ignore"):
             return [np.asarray(g) for g in self.backward_fn()(*residuals, *cts)]
-
-
-def _fn(graph: Graph) -> str:
-    from ..codegen.numpy.generator import names_safe
-
-    return names_safe(graph.name)

@@ -16,7 +16,7 @@ from . import autograd
 from .ir.dtypes import DType
 from .ir.graph import Graph, Literal, TensorType, Var, freeze_attrs
 from .ir.opdef import get_op
-from .ir.shapes import ShapeError
+from .ir.shapes import DimIndexError, ShapeError
 from .runtime.compiled import CompiledGraph
 from .tracer import current_trace, user_location
 
@@ -33,15 +33,16 @@ def _with_location(err: Exception) -> Exception:
 
 
 def bind(op: str, operands: Sequence[Any], attrs: dict[str, Any] | None = None,
-         hint: str | None = None, loc: Any = None) -> Any:
-    """Apply `op` to tensors and Literals; returns a Tensor."""
+         hint: str | None = None, loc: Any = None, grad_name: str | None = None) -> Any:
+    """Apply `op` to tensors and Literals; returns a Tensor. `grad_name` names the eager
+    tape node where torch's differs from the op's (MeanBackward0 for a mean's divide)."""
     attrs = attrs or {}
     ctx = current_trace()
     try:
         if ctx is not None:
             return _record(ctx, op, operands, attrs, hint, loc)
-        return _eager(op, operands, attrs)
-    except (ShapeError, IndexError) as err:
+        return _eager(op, operands, attrs, grad_name)
+    except (ShapeError, DimIndexError) as err:
         if "\n  (in " in str(err):
             raise
         raise _with_location(err) from None
@@ -55,7 +56,7 @@ def _record(ctx: Any, op: str, operands: Sequence[Any], attrs: dict[str, Any],
     requires_grad = False
     for o in operands:
         if isinstance(o, Literal):
-            atoms.append(o)
+            atoms.append(Literal(o.value, o.dtype) if isinstance(o, Const) else o)
             continue
         if o._trace is ctx:
             atoms.append(o._var)
@@ -69,7 +70,8 @@ def _record(ctx: Any, op: str, operands: Sequence[Any], attrs: dict[str, Any],
     return Tensor._symbolic(v, ctx, requires_grad and grad_on and v.dtype.is_floating_point)
 
 
-def _eager(op: str, operands: Sequence[Any], attrs: dict[str, Any]) -> Any:
+def _eager(op: str, operands: Sequence[Any], attrs: dict[str, Any],
+           grad_name: str | None = None) -> Any:
     from .tensor import Tensor
 
     arrays = []
@@ -77,7 +79,11 @@ def _eager(op: str, operands: Sequence[Any], attrs: dict[str, Any]) -> Any:
     grad_on = autograd._grad_enabled
     wrt = []
     for o in operands:
-        if isinstance(o, Literal):
+        if isinstance(o, Const):
+            key_parts.append(o)  # baked into the kernel (its value is part of the key)
+            wrt.append(False)
+        elif isinstance(o, Literal):
+            # a user's Python scalar: a kernel argument, so new values reuse the kernel
             arrays.append(np.asarray(o.value, dtype=o.dtype.name))
             key_parts.append(o.dtype)
             wrt.append(False)
@@ -97,14 +103,23 @@ def _eager(op: str, operands: Sequence[Any], attrs: dict[str, Any]) -> Any:
         cg = _EAGER[key] = _compile_single(op, operands, attrs, wrt)
     outs, residuals = cg.run(arrays)
     out = Tensor._wrap(outs[0])
-    if any(wrt) and cg.backward is not None and cg.backward.ct_outputs:
-        edges = [_edge(operands[i]) for i in cg.backward.wrt]
-        name = (get_op(op).torch_name or op.capitalize()) + "Backward0"
-        node = autograd.node_class(name)(cg, residuals, edges, [(out._data.shape, out._data.dtype)])
+    if any(wrt) and cg.ct_outputs:
+        tensors = [o for o in operands if not isinstance(o, Const)]
+        edges = [_edge(tensors[i]) for i in cg.wrt_indices]
+        name = grad_name or (get_op(op).torch_name or op.capitalize()) + "Backward0"
+        node = autograd.node_class(name)(cg, residuals, edges,
+                                         [(out._data.shape, out._data.dtype)])
         out.requires_grad = True
         out.grad_fn = node
         out._out_index = 0
     return out
+
+
+class Const(Literal):
+    """A constant the front end adds (mean's element count, say): baked into eager
+    kernels, so gradients through it save nothing, as torch's fused ops do."""
+
+    __slots__ = ()
 
 
 def _edge(t: Any) -> tuple | None:
@@ -120,13 +135,21 @@ def _compile_single(op: str, operands: Sequence[Any], attrs: dict[str, Any],
     from .ir.builder import Builder
 
     names = "abcdefgh"
-    inputs = []
+    inputs: list[Var] = []
+    atoms: list[Any] = []
+    kept_wrt = []
     for i, o in enumerate(operands):
+        if isinstance(o, Const):
+            atoms.append(Literal(o.value, o.dtype))
+            continue
         t = TensorType((), o.dtype) if isinstance(o, Literal) else TensorType(o._data.shape, o._dtype)
-        inputs.append(Var(t, names[i] if i < len(names) else f"x{i}"))
+        v = Var(t, names[i] if i < len(names) else f"x{i}")
+        inputs.append(v)
+        atoms.append(v)
+        kept_wrt.append(wrt[i])
     b = Builder()
-    out = b.emit(op, inputs, **attrs)
-    return CompiledGraph(Graph(op, inputs, b.eqns, [out]), wrt)
+    out = b.emit(op, atoms, **attrs)
+    return CompiledGraph(Graph(op, inputs, b.eqns, [out]), kept_wrt)
 
 
 def edge_of(t: Any) -> tuple | None:

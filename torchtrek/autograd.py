@@ -74,13 +74,16 @@ class Node:
 
     edges[i] is None (no gradient), ("leaf", tensor) or ("node", node, output_index)."""
 
-    __slots__ = ("compiled", "residuals", "edges", "out_types", "_freed", "__weakref__")
+    __slots__ = ("compiled", "residuals", "edges", "out_types", "saves_tensors", "__weakref__")
 
-    def __init__(self, compiled: Any, residuals: tuple, edges: list, out_types: list) -> None:
+    def __init__(self, compiled: Any, residuals: tuple, edges: list, out_types: list,
+                 saves_tensors: bool = True) -> None:
         self.compiled = compiled
         self.residuals: tuple | None = residuals
         self.edges = edges
         self.out_types = out_types  # (shape, numpy dtype) per forward output
+        # torch frees saved tensors after backward, but not saved Python scalars
+        self.saves_tensors = saves_tensors and bool(residuals)
 
     def name(self) -> str:
         return type(self).__name__
@@ -102,16 +105,15 @@ class Node:
                 "the graph a second time or if you need to access saved tensors after "
                 "calling backward."
             )
-        bw = self.compiled.backward
         full = []
-        for i in bw.ct_outputs:
+        for i in self.compiled.ct_outputs:
             c = cts[i]
             shape, dtype = self.out_types[i]
             full.append(np.zeros(shape, dtype) if c is None else c)
         return self.compiled.run_backward(self.residuals, full)
 
     def release(self) -> None:
-        if self.residuals:  # a node that saved nothing can run again, as in torch
+        if self.saves_tensors:  # a node that saved no tensor can run again, as in torch
             self.residuals = None
 
 

@@ -10,11 +10,9 @@ from __future__ import annotations
 
 import functools
 import inspect
-import os
-import sys
 from typing import Any, Callable, Sequence
 
-from . import autograd
+from . import _logging, autograd
 from ._dispatch import bind, edge_of
 from .ir.autodiff import grad_graph
 from .ir.graph import Graph, Literal, Var
@@ -23,7 +21,37 @@ from .runtime.compiled import CompiledGraph
 from .tensor import Tensor
 from .tracer import TraceContext, TraceError, current_trace, tracing
 
-_DEBUG = os.environ.get("TORCHTREK_DEBUG", "")
+
+
+def _describe(k: Any) -> str:
+    if k[0] == "T":
+        return f"T{k[1]}"
+    return repr(k[-1])
+
+
+def _recompile_reason(fn: Callable[..., Any], old: Any, new: Any, entry: Any) -> str:
+    """Which argument changed and how, e.g. 'x: shape (3, 4) -> (5, 4)'."""
+    if entry is not None and old == new:
+        return "a tensor captured from outside the function changed shape or dtype"
+    (old_args, old_kw, old_grad, _), (new_args, new_kw, new_grad, _) = old, new
+    names = _param_names(fn, max(len(old_args), len(new_args)))
+    reasons = []
+    for name, a, b in zip(names, old_args, new_args):
+        if a == b:
+            continue
+        if a[0] == "T" and b[0] == "T":
+            for label, i in (("shape", 1), ("dtype", 2), ("requires_grad", 3)):
+                if a[i] != b[i]:
+                    reasons.append(f"{name}: {label} {a[i]} -> {b[i]}")
+        else:
+            reasons.append(f"{name}: {_describe(a)} -> {_describe(b)}")
+    if len(old_args) != len(new_args):
+        reasons.append(f"number of arguments {len(old_args)} -> {len(new_args)}")
+    if old_kw != new_kw:
+        reasons.append("keyword arguments changed")
+    if old_grad != new_grad:
+        reasons.append(f"grad mode {old_grad} -> {new_grad}")
+    return "; ".join(reasons) or "a new signature"
 
 
 def _param_names(fn: Callable[..., Any], n: int) -> list[str]:
@@ -42,23 +70,26 @@ def _param_names(fn: Callable[..., Any], n: int) -> list[str]:
     return names
 
 
-def _outside_names(fn: Callable[..., Any]) -> dict[int, str]:
-    """Names under which `fn` sees tensors from outside (closure cells, globals), so a
-    captured weight prints as %w1, not %c."""
-    out: dict[int, str] = {}
+def _outside_refs(fn: Callable[..., Any]) -> dict[int, tuple[str, Callable[[], Any]]]:
+    """Tensors `fn` reads from outside (closure cells, globals), by identity: the name
+    it uses (a captured weight prints as %w1) and how to read the name again at call
+    time, so rebinding `w1 = ...` between calls is seen, as torch.compile's guards do."""
+    out: dict[int, tuple[str, Callable[[], Any]]] = {}
     code = getattr(fn, "__code__", None)
     if code is None:
         return out
     for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
         try:
-            out.setdefault(id(cell.cell_contents), name)
+            value = cell.cell_contents
         except ValueError:
-            pass
+            continue
+        if isinstance(value, Tensor):
+            out.setdefault(id(value), (name, lambda cell=cell: cell.cell_contents))
     g = getattr(fn, "__globals__", {})
     for name in code.co_names:
         v = g.get(name)
         if isinstance(v, Tensor):
-            out.setdefault(id(v), name)
+            out.setdefault(id(v), (name, lambda g=g, name=name: g.get(name)))
     return out
 
 
@@ -105,28 +136,33 @@ class _Entry:
     """One specialization: the traced graph, its compiled form and captured tensors."""
 
     def __init__(self, graph: Graph, compiled: CompiledGraph, captured: list[Tensor],
-                 rebuild: Callable[[list[Any]], Any], tensor_pos: list[int]) -> None:
+                 getters: list[Callable[[], Any]], rebuild: Callable[[list[Any]], Any],
+                 tensor_pos: list[int]) -> None:
         self.graph = graph
         self.compiled = compiled
-        self.captured = captured
+        self.getters = getters  # read each captured tensor afresh at every call
         self.rebuild = rebuild
         self.tensor_pos = tensor_pos
         self.captured_keys = [_arg_key(c) for c in captured]
 
+    def captured(self) -> list[Any]:
+        return [g() for g in self.getters]
+
     def valid(self) -> bool:
-        return all(_arg_key(c) == k for c, k in zip(self.captured, self.captured_keys))
+        return all(isinstance(c, Tensor) and _arg_key(c) == k
+                   for c, k in zip(self.captured(), self.captured_keys))
 
     def run(self, args: Sequence[Any]) -> Any:
-        inputs = [args[i] for i in self.tensor_pos] + self.captured
+        inputs = [args[i] for i in self.tensor_pos] + self.captured()
         outs, residuals = self.compiled.run([t._data for t in inputs])
         results = [Tensor._wrap(o) for o in outs]
-        bw = self.compiled.backward
-        if bw is not None and bw.ct_outputs and autograd.is_grad_enabled():
-            edges = [edge_of(inputs[i]) for i in bw.wrt]
+        cg = self.compiled
+        if cg.ct_outputs and autograd.is_grad_enabled():
+            edges = [edge_of(inputs[i]) for i in cg.wrt_indices]
             node = autograd.node_class("CompiledFunctionBackward")(
                 self.compiled, residuals, edges, [(o.shape, o.dtype) for o in outs]
             )
-            for i in bw.ct_outputs:
+            for i in cg.ct_outputs:
                 results[i].requires_grad = True
                 results[i].grad_fn = node
                 results[i]._out_index = i
@@ -136,7 +172,8 @@ class _Entry:
 def trace_function(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any],
                    name: str | None = None) -> tuple[TraceContext, list[Any], Any, list[int]]:
     """Run `fn` on symbolic stand-ins for the tensor arguments. Returns the trace, the
-    flat outputs (Tensors), the output rebuilder and the positions of tensor args."""
+    flat outputs (Tensors), the output rebuilder and the positions of tensor args.
+    `ctx.getters` holds, per captured tensor, how to read it again at call time."""
     ctx = TraceContext(name or getattr(fn, "__name__", "f").replace("<lambda>", "lambda"))
     names = _param_names(fn, len(args))
     sym_args: list[Any] = []
@@ -148,7 +185,7 @@ def trace_function(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str
             tensor_pos.append(i)
         else:
             sym_args.append(a)
-    outside = _outside_names(fn)
+    outside = _outside_refs(fn)
     with tracing(ctx):
         out = fn(*sym_args, **kwargs)
         flat, rebuild = _flatten(out)
@@ -156,8 +193,11 @@ def trace_function(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str
         atoms = []
         for t in flat:
             atoms.append(t._var if t._trace is ctx else ctx.capture(t, t._type(), t._hint))
+    ctx.getters = []
     for t, v in ctx.captured:
-        v.hint = outside.get(id(t), v.hint if v.hint != "c" else "const")
+        name, getter = outside.get(id(t), (None, lambda t=t: t))
+        v.hint = name or (v.hint if v.hint != "c" else "const")
+        ctx.getters.append(getter)
     return ctx, atoms, rebuild, tensor_pos
 
 
@@ -168,8 +208,9 @@ class CompiledFunction:
         self.fn = fn
         self.options = options
         self._cache: dict[Any, _Entry] = {}
+        self._last_key: Any = None
         self.trace_count = 0
-        functools.update_wrapper(self, fn)
+        functools.update_wrapper(self, fn, updated=())
 
     def _key(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool) -> Any:
         return (tuple(_arg_key(a) for a in args), tuple((k, _arg_key(v)) for k, v in sorted(kwargs.items())),
@@ -179,32 +220,41 @@ class CompiledFunction:
         key = self._key(args, kwargs, force_grad)
         entry = self._cache.get(key)
         if entry is None or not entry.valid():
+            if self._last_key is not None and _logging.on("recompiles"):
+                why = _recompile_reason(self.fn, self._last_key, key, entry)
+                _logging.log("recompiles", f"{getattr(self.fn, '__name__', 'f')}: {why}")
             entry = self._cache[key] = self._build(args, kwargs, force_grad)
+        self._last_key = key
         return entry
 
     def _entry_for(self, args: Sequence[Any], kwargs: dict[str, Any], backward: bool) -> _Entry:
         """The entry a call would use; for `backward`, one that differentiates every float
         input when the call's own entry has no backward (no input requires grad)."""
         entry = self._entry(args, kwargs)
-        if backward and entry.compiled.backward is None:
+        if backward and not entry.compiled.has_backward:
             entry = self._entry(args, kwargs, force_grad=True)
         return entry
 
     def _build(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool) -> _Entry:
         self.trace_count += 1
-        ctx, atoms, rebuild, tensor_pos = trace_function(self.fn, args, kwargs)
-        graph = ctx.graph(atoms)
+        timings = _logging.Timings()
+        with timings.phase("trace"):
+            ctx, atoms, rebuild, tensor_pos = trace_function(self.fn, args, kwargs)
+            graph = ctx.graph(atoms)
         captured = [t for t, _ in ctx.captured]
         inputs = [args[i] for i in tensor_pos] + captured
         if force_grad:
             wrt = [t.dtype.is_floating_point for t in inputs]
         else:
             wrt = [t.requires_grad and autograd.is_grad_enabled() for t in inputs]
-        compiled = CompiledGraph(graph, wrt)
-        if _DEBUG:
-            print(f"[torchtrek] traced {graph.name}:\n{compiled.graph}\n{compiled.forward_source}",
-                  file=sys.stderr)
-        return _Entry(graph, compiled, captured, rebuild, tensor_pos)
+        compiled = CompiledGraph(graph, wrt, persistent=True, timings=timings)
+        _logging.log("ir", f"forward graph:\n{compiled.graph}")
+        if compiled.has_backward:
+            _logging.log("backward", f"backward graph:\n{compiled.backward_graph}")
+        _logging.log("code", f"generated source:\n{compiled.forward_source}{compiled.backward_source}")
+        cached = " (generated sources from the disk cache)" if compiled.from_cache else ""
+        _logging.log("timings", f"compiled {graph.name}: {timings}{cached}")
+        return _Entry(graph, compiled, captured, ctx.getters, rebuild, tensor_pos)
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if current_trace() is not None:
@@ -215,14 +265,14 @@ class CompiledFunction:
         """The optimized forward IR for these arguments, or the backward IR."""
         entry = self._entry_for(args, kwargs, backward)
         if backward:
-            return str(entry.compiled.backward.graph) if entry.compiled.backward else ""
+            return str(entry.compiled.backward_graph or "")
         return str(entry.compiled.graph)
 
     def source(self, *args: Any, backward: bool = False, **kwargs: Any) -> str:
         """The generated NumPy source for these arguments (forward or backward)."""
         entry = self._entry_for(args, kwargs, backward)
         if backward:
-            return entry.compiled.backward_source if entry.compiled.backward else ""
+            return entry.compiled.backward_source
         return entry.compiled.forward_source
 
 
@@ -273,7 +323,7 @@ class _GradTransform:
         self.single = isinstance(argnums, int)
         self.argnums = (argnums,) if isinstance(argnums, int) else tuple(argnums)
         self.with_value = with_value
-        functools.update_wrapper(self, f)
+        functools.update_wrapper(self, f, updated=())
         name = getattr(f, "__name__", "f").replace("<lambda>", "lambda")
 
         def joint(*args: Any, **kwargs: Any) -> Any:

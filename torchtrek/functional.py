@@ -9,7 +9,7 @@ from .ir import dtypes
 from .ir.dtypes import DType, result_type_of
 from .ir.graph import Literal
 from .ir.shapes import infer_reshape, normalize_dim, normalize_dims
-from ._dispatch import bind
+from ._dispatch import Const, bind
 
 __all__ = [
     "add", "sub", "mul", "div", "true_divide", "divide", "multiply", "subtract", "pow", "neg",
@@ -250,9 +250,10 @@ def sum(x: Any, dim: int | Sequence[int] | None = None, keepdim: bool = False, *
         dtype: DType | None = None) -> Any:
     if dtype is not None:
         x = cast(x, dtype)
-    dims = normalize_dims(_dims_arg(dim), x.ndim)
-    out = bind("sum", [x], {"dims": dims, "keepdim": bool(keepdim)})
-    return out
+    dim = _dims_arg(dim)
+    dims = normalize_dims(dim, x.ndim)
+    return bind("sum", [x], {"dims": dims, "keepdim": bool(keepdim)},
+                grad_name="SumBackward0" if dim is None else "SumBackward1")
 
 
 def mean(x: Any, dim: int | Sequence[int] | None = None, keepdim: bool = False, *,
@@ -269,7 +270,8 @@ def mean(x: Any, dim: int | Sequence[int] | None = None, keepdim: bool = False, 
     for d in dims:
         count *= x.shape[d]
     total = bind("sum", [x], {"dims": dims, "keepdim": bool(keepdim)})
-    return bind("div", [total, Literal(float(count), x.dtype)])
+    return bind("div", [total, Const(float(count), x.dtype)],
+                grad_name="MeanBackward0" if dim is None else "MeanBackward1")
 
 
 def _dims_arg(dim: Any) -> Any:
@@ -345,6 +347,9 @@ def unsqueeze(x: Any, dim: int) -> Any:
 
 
 def squeeze(x: Any, dim: int | Sequence[int] | None = None) -> Any:
+    if x.ndim == 0:
+        normalize_dims(dim, 0)  # validates dim, as torch does
+        return _alias(x) if x._var is None else x
     if dim is None:
         dims = tuple(i for i, s in enumerate(x.shape) if s == 1)
     else:

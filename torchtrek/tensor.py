@@ -318,6 +318,9 @@ class Tensor:
             return F.t(self) if self.ndim == 2 else self
         return F.permute(self, tuple(reversed(range(self.ndim))))
 
+    def where(self, condition: "Tensor", other: Any) -> "Tensor":
+        return F.where(condition, self, other)
+
     def expand(self, *shape: Any) -> "Tensor":
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])

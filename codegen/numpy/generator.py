@@ -20,6 +20,7 @@ from ...ir.dtypes import DType
 from ...ir.graph import Atom, Eqn, Graph, Literal, TensorType, Var
 from ...ir.opdef import get_op
 from ...ir.printer import value_names
+from ...ir.shapes import broadcast_shapes
 from .printer import print_expr
 
 VERSION = "0.1.0"
@@ -53,7 +54,7 @@ def _attr_text(v: Any) -> Any:
 def _dtype_ok(code: str, in_dtypes: tuple[str, ...], want: str) -> bool:
     """Does the printed pointwise expression produce `want`? (NumPy decides dtypes by
     operand kinds; a constant-only branch can come out as int64 or float64.)"""
-    env = {"np": np, **{f"_a{i}": np.ones(2, dtype=d) for i, d in enumerate(in_dtypes)}}
+    env = {"np": np, **{f"_a{i}": np.ones(2, dtype=d) for i, d in enumerate(in_dtypes) if d}}
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         try:
@@ -69,13 +70,17 @@ def emit_eqn(eqn: Eqn, args: list[str]) -> str:
     if op.is_pointwise:
         syms = symbolic.arg_symbols(len(eqn.inputs))
         expr = symbolic.formula(eqn.op, eqn.attrs, symbolic.literal_key(eqn))
-        var_syms = [s for s, a in zip(syms, eqn.inputs) if isinstance(a, Var)]
-        var_args = [n for n, a in zip(args, eqn.inputs) if isinstance(a, Var)]
-        code = print_expr(expr, dict(zip(var_syms, var_args)))
-        probe = print_expr(expr, {s: f"_a{i}" for i, s in enumerate(var_syms)})
-        in_dtypes = tuple(a.dtype.name for a in eqn.inputs if isinstance(a, Var))
+        code = print_expr(expr, dict(zip(syms, args)))
+        probe_names = {s: (f"_a{i}" if isinstance(a, Var) else arg)
+                       for i, (s, a, arg) in enumerate(zip(syms, eqn.inputs, args))}
+        probe = print_expr(expr, probe_names)
+        in_dtypes = tuple(a.dtype.name if isinstance(a, Var) else "" for a in eqn.inputs)
         if not _dtype_ok(probe, in_dtypes, out_t.dtype.name):
             code = f"np.asarray({code}, dtype=np.{out_t.dtype.name})"
+        used = [a for s, a in zip(syms, eqn.inputs) if isinstance(a, Var) and s in expr.free_symbols]
+        if broadcast_shapes((), *(a.shape for a in used)) != out_t.shape:
+            # the formula no longer reads every operand (x**0 is 1): keep the full shape
+            code = f"np.broadcast_to({code}, {out_t.shape})"
         return code
     emitter = op.emit.get("numpy")
     if emitter is None:

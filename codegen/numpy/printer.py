@@ -16,6 +16,7 @@ from sympy.printing.precedence import precedence
 class NumpyExprPrinter(NumPyPrinter):
     def __init__(self) -> None:
         super().__init__({"fully_qualified_modules": True, "allow_unknown_functions": False})
+        self.names: dict[sympy.Symbol, str] = {}
 
     def _module_format(self, fqn: str, register: bool = True) -> str:
         return "np." + fqn[len("numpy."):] if fqn.startswith("numpy.") else fqn
@@ -52,6 +53,22 @@ class NumpyExprPrinter(NumPyPrinter):
             out = f"np.where({self._print(c)}, {self._print(value)}, {out})"
         return out
 
+    def _print_And(self, expr) -> str:
+        return self._fold("np.logical_and", expr.args)
+
+    def _print_Or(self, expr) -> str:
+        return self._fold("np.logical_or", expr.args)
+
+    def _print_Not(self, expr) -> str:
+        return f"np.logical_not({self._print(expr.args[0])})"
+
+    def _fold(self, fn: str, args) -> str:
+        # binary ufuncs broadcast; sympy's `logical_and.reduce((a, b))` does not
+        out = self._print(args[0])
+        for a in args[1:]:
+            out = f"{fn}({out}, {self._print(a)})"
+        return out
+
     def _print_Relational(self, expr) -> str:
         op = {"==": "==", "!=": "!=", "<": "<", "<=": "<=", ">": ">", ">=": ">="}[expr.rel_op]
         return f"({self._print(expr.lhs)} {op} {self._print(expr.rhs)})"
@@ -77,10 +94,20 @@ class NumpyExprPrinter(NumPyPrinter):
         return f"np.abs({self._print(expr.args[0])})"
 
 
+    def _print_Symbol(self, expr) -> str:
+        # Symbols are printed through the name table, never renamed in the expression:
+        # renaming x0 and x1 to the same value's name would let sympy fold x/x to 1.
+        return self.names.get(expr, expr.name)
+
+
 _PRINTER = NumpyExprPrinter()
 
 
 def print_expr(expr: sympy.Expr, names: dict[sympy.Symbol, str]) -> str:
-    """`expr` as NumPy source, with each symbol replaced by the code name given."""
-    renamed = expr.xreplace({s: sympy.Symbol(n, real=True) for s, n in names.items()})
-    return _PRINTER.doprint(renamed)
+    """`expr` as NumPy source, each symbol printed as the code text given (a value's
+    name or a literal)."""
+    _PRINTER.names = names
+    try:
+        return _PRINTER.doprint(expr)
+    finally:
+        _PRINTER.names = {}
