@@ -47,8 +47,9 @@ def _pointwise_vjp(b: Builder, eqn: Eqn, ct: Atom) -> list[Atom | None]:
             continue
         renamed = expr.xreplace(dict(zip(used, symbolic.arg_symbols(len(used)))))
         dtype = eqn.outputs[0].dtype
+        doc = symbolic.derivative_doc(eqn.op, eqn.attrs, literals, i)
         grads.append(b.emit("pointwise", [by_symbol[s] for s in used], expr=renamed,
-                            dtype=dtype, hint="grad", loc=eqn.loc))
+                            dtype=dtype, doc=doc, hint="grad", loc=eqn.loc))
     return grads
 
 

@@ -73,7 +73,7 @@ for _name, _rel in [("gt", sympy.StrictGreaterThan), ("lt", sympy.StrictLessThan
                     ("eq", sympy.Eq), ("ne", sympy.Ne)]:
     _pointwise(_name, _rel, _name.capitalize(), infer=infer_compare, differentiable=False)
 # A fused or derived pointwise body: `expr` over x0..xn (autodiff emits these).
-_pointwise("pointwise", lambda *xs, expr, dtype=None: expr, "Pointwise")
+_pointwise("pointwise", lambda *xs, expr, dtype=None, doc=None: expr, "Pointwise")
 
 
 # ---------------------------------------------------------------- cast

@@ -81,3 +81,17 @@ def derivative(op_name: str, attrs: tuple, literals: tuple, index: int) -> sympy
         if not f.is_Symbol and not f.is_Number:
             d = d.subs(f, OUT)
     return _tidy(d)
+
+
+_DISPLAY = sympy.symbols("x y z u v w", real=True)
+
+
+@lru_cache(maxsize=4096)
+def derivative_doc(op_name: str, attrs: tuple, literals: tuple, index: int) -> str:
+    """The derivative in math form for comments: 'd/dx tanh(x) = 1 - tanh(x)**2'."""
+    n = len(literals)
+    syms = arg_symbols(n)
+    shown = {s: (_DISPLAY[i] if i < len(_DISPLAY) else s) for i, s in enumerate(syms)}
+    f = formula(op_name, attrs, literals)
+    d = derivative(op_name, attrs, literals, index).xreplace({OUT: f})
+    return f"d/d{shown[syms[index]]} {f.xreplace(shown)} = {d.xreplace(shown)}"

@@ -27,15 +27,18 @@ VERSION = "0.1.0"
 
 
 @lru_cache(maxsize=1)
-def _template() -> jinja2.Template:
-    env = jinja2.Environment(
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(
         loader=jinja2.FileSystemLoader(Path(__file__).parent),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
     )
-    return env.get_template("module.py.j2")
+
+
+def template(name: str) -> jinja2.Template:
+    return _env().get_template(name)
 
 
 def _literal(a: Literal) -> str:
@@ -85,7 +88,7 @@ def emit_eqn(eqn: Eqn, args: list[str]) -> str:
     emitter = op.emit.get("numpy")
     if emitter is None:
         raise NotImplementedError(f"op {eqn.op!r} has no NumPy emitter")
-    attrs = {k: _attr_text(v) for k, v in eqn.attrs}
+    attrs = {k: _attr_text(v) for k, v in eqn.attrs if k != "doc"}
     if callable(emitter):
         return emitter(args, attrs, [a.type for a in eqn.inputs], out_t)
     return emitter.format(*args, **attrs)
@@ -100,6 +103,13 @@ def _signature(graph: Graph, names: dict[Var, str]) -> str:
 def generate(graph: Graph, fn_name: str | None = None) -> str:
     """NumPy source for `graph`: a module defining one function, `fn_name` (default:
     the graph's name), that takes and returns arrays (outputs always as a tuple)."""
+    return template("module.py.j2").render(
+        version=VERSION, graph_name=graph.name, function=render_function(graph, fn_name)
+    )
+
+
+def render_function(graph: Graph, fn_name: str | None = None) -> str:
+    """The `def` of one graph's function (no imports; it uses `np`)."""
     names = value_names(graph)
 
     def atom(a: Atom) -> str:
@@ -117,6 +127,9 @@ def generate(graph: Graph, fn_name: str | None = None) -> str:
         if e.loc is not None and e.loc != loc:
             body.append(f"# {e.loc}")
         loc = e.loc
+        doc = e.params.get("doc")
+        if doc:
+            body.append(f"# {doc}")
         outs = ", ".join(names[o] for o in e.outputs)
         body.append(f"{outs} = {emit_eqn(e, [atom(a) for a in e.inputs])}")
         dead = sorted({names[a] for a in e.inputs
@@ -124,9 +137,7 @@ def generate(graph: Graph, fn_name: str | None = None) -> str:
         if dead:
             body.append("del " + ", ".join(dead))
     fn = fn_name or names_safe(graph.name)
-    return _template().render(
-        version=VERSION,
-        graph_name=graph.name,
+    return template("function.py.j2").render(
         fn_name=fn,
         params=[names[v] for v in graph.inputs],
         signature=_signature(graph, names),
