@@ -121,6 +121,52 @@ register(OpDef("sum", "reduce", _infer_sum, vjp=_vjp_sum, torch_name="Sum",
                emit={"numpy": _emit_sum}))
 
 
+def _infer_amax(types: Sequence[TensorType], a: dict[str, Any]) -> tuple[TensorType, ...]:
+    (t,) = types
+    dims, keep = a["dims"], a["keepdim"]
+    if any(t.shape[d] == 0 for d in dims):
+        raise ShapeError("amax(): Expected reduction dim to have non-zero size.")
+    shape = tuple(1 if i in dims else s for i, s in enumerate(t.shape) if keep or i not in dims)
+    return (TensorType(shape, t.dtype),)
+
+
+def _vjp_amax(b: Builder, eqn: Eqn, ct: Atom) -> list[Atom | None]:
+    # torch splits the gradient evenly between tied maxima
+    (x,) = eqn.inputs
+    out = eqn.outputs[0]
+    dims, keep = eqn.params["dims"], eqn.params["keepdim"]
+    kept = tuple(1 if i in dims else s for i, s in enumerate(x.shape))
+    m, g = out, ct
+    if not keep:
+        m = b.emit("reshape", [out], shape=kept)
+        g = b.emit("reshape", [ct], shape=kept)
+    mask = b.emit("cast", [b.emit("eq", [x, m])], dtype=x.dtype)
+    count = b.emit("sum", [mask], dims=dims, keepdim=True)
+    return [b.emit("pointwise", [mask, g, count], expr=_sx[0] * _sx[1] / _sx[2], dtype=x.dtype)]
+
+
+_sx = sympy.symbols("x0 x1 x2", real=True)
+register(OpDef("amax", "reduce", _infer_amax, vjp=_vjp_amax, torch_name="Amax",
+               emit={"numpy": "np.amax({0}, axis={dims}, keepdims={keepdim})"}))
+
+
+def _infer_argmax(types: Sequence[TensorType], a: dict[str, Any]) -> tuple[TensorType, ...]:
+    (t,) = types
+    dim, keep = a["dim"], a["keepdim"]
+    if dim is None:
+        return (TensorType((1,) * t.ndim if keep else (), dtypes.int64),)
+    shape = tuple(1 if i == dim else s for i, s in enumerate(t.shape) if keep or i != dim)
+    return (TensorType(shape, dtypes.int64),)
+
+
+def _emit_argmax(args: list[str], a: dict[str, Any], in_types, out_type) -> str:
+    return f"np.argmax({args[0]}, axis={a['dim']}, keepdims={a['keepdim']})"
+
+
+register(OpDef("argmax", "reduce", _infer_argmax, torch_name="Argmax", differentiable=False,
+               emit={"numpy": _emit_argmax}))
+
+
 # ---------------------------------------------------------------- movement
 
 

@@ -42,7 +42,9 @@ from .creation import (
     zeros_like,
 )
 from .compiler import compile, grad, trace, value_and_grad
-from . import autograd
+from .explain import explain
+from .export import export
+from . import autograd, nn
 
 half = float16
 float = float32

@@ -64,10 +64,12 @@ def _record(ctx: Any, op: str, operands: Sequence[Any], attrs: dict[str, Any],
             atoms.append(ctx.capture(o, o._type(), o._hint))
         requires_grad = requires_grad or o.requires_grad
     v = ctx.record(op, atoms, attrs, hint, loc)
-    grad_on = autograd.is_grad_enabled() and get_op(op).differentiable
-    if requires_grad and not grad_on and v.dtype.is_floating_point:
+    if requires_grad and not autograd.is_grad_enabled() and v.dtype.is_floating_point:
+        # no_grad inside a traced function: the graph must not differentiate through it
         v = ctx.record("detach", [v], {}, v.hint, loc)
-    return Tensor._symbolic(v, ctx, requires_grad and grad_on and v.dtype.is_floating_point)
+        requires_grad = False
+    requires_grad = requires_grad and get_op(op).differentiable and v.dtype.is_floating_point
+    return Tensor._symbolic(v, ctx, requires_grad)
 
 
 def _eager(op: str, operands: Sequence[Any], attrs: dict[str, Any],

@@ -1,83 +1,268 @@
-"""The `torchtrek` command. `torchtrek demo` walks through the whole pipeline."""
+"""The `torchtrek` command: demo, aot, ir, codegen, explain, cache.
+
+Bad input gets one line on stderr saying what is wrong and how to fix it, and exit
+code 2.
+"""
 
 from __future__ import annotations
 
 import argparse
+import ast
+import importlib.util
+import inspect
+import re
 import sys
-import time
-from typing import Sequence
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+_SPEC = re.compile(r"^(\w+)\[([\d,\s]*)\]$")
 
 
-def _heading(text: str) -> None:
-    print(f"\n== {text} " + "=" * max(0, 70 - len(text)))
+class UsageError(Exception):
+    """Bad command-line input: printed as one line, exit code 2."""
 
 
-def demo() -> int:
-    import numpy as np
+def load_function(target: str) -> Callable[..., Any]:
+    """'path/to/file.py:func' -> the function object."""
+    file, sep, func = target.rpartition(":")
+    if not sep or not file or not func:
+        raise UsageError(f"expected FILE.py:FUNC, got {target!r} (e.g. model.py:loss_fn)")
+    path = Path(file)
+    if not path.is_file():
+        raise UsageError(f"no such file: {file}")
+    spec = importlib.util.spec_from_file_location(f"torchtrek_user_{path.stem}", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.path.insert(0, str(path.parent.resolve()))
+    try:
+        spec.loader.exec_module(module)
+    except Exception as err:  # the user's file itself failed
+        raise UsageError(f"{file} failed to import: {type(err).__name__}: {err}") from None
+    finally:
+        sys.path.pop(0)
+    fn = getattr(module, func, None)
+    if not callable(fn):
+        found = sorted(n for n, v in vars(module).items()
+                       if callable(v) and not n.startswith("_") and getattr(v, "__module__", "") == module.__name__)
+        raise UsageError(f"{file} has no function {func!r} (found: {', '.join(found) or 'none'})")
+    return fn
 
+
+def parse_arg_spec(spec: str) -> tuple[str, Any]:
+    """'x=f32[64,784]' -> ('x', example tensor); 'n=3' -> ('n', 3)."""
+    import torchtrek as tt
+    from torchtrek.ir.parser import _LONG
+
+    name, eq, value = spec.partition("=")
+    if not eq or not name.isidentifier():
+        raise UsageError(f"bad --arg {spec!r}: expected NAME=TYPE like x=f32[64,784] or NAME=VALUE like n=3")
+    m = _SPEC.match(value.strip())
+    if m:
+        if m.group(1) not in _LONG:
+            raise UsageError(f"bad --arg {spec!r}: unknown dtype {m.group(1)!r} "
+                             f"(use one of {', '.join(sorted(_LONG))})")
+        dtype = _LONG[m.group(1)]
+        shape = tuple(int(d) for d in m.group(2).split(",") if d.strip())
+        tt.manual_seed(0)
+        if dtype.is_floating_point:
+            return name, tt.randn(*shape, dtype=dtype)
+        return name, tt.zeros(*shape, dtype=dtype)
+    try:
+        return name, ast.literal_eval(value)
+    except (ValueError, SyntaxError):
+        raise UsageError(f"bad --arg {spec!r}: {value!r} is neither a type like f32[3,4] nor a Python literal") from None
+
+
+def build_args(fn: Callable[..., Any], specs: Sequence[str]) -> list[Any]:
+    given = dict(parse_arg_spec(s) for s in specs)
+    params = [p for p in inspect.signature(fn).parameters.values()
+              if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    unknown = sorted(set(given) - {p.name for p in params})
+    if unknown:
+        raise UsageError(f"--arg {unknown[0]}: {fn.__name__} has no parameter of that name "
+                         f"(parameters: {', '.join(p.name for p in params)})")
+    args = []
+    for p in params:
+        if p.name in given:
+            args.append(given[p.name])
+        elif p.default is not p.empty:
+            break
+        else:
+            raise UsageError(f"missing --arg for parameter {p.name!r} of {fn.__name__} "
+                             f"(e.g. --arg {p.name}=f32[3,4])")
+    return args
+
+
+def _run_user(what: str, call: Callable[[], Any]) -> Any:
+    """Run tracing/compiling of user code; its errors become one-line usage errors."""
     import torchtrek as tt
 
-    _heading("1. The seed example, eager (as in PyTorch)")
-    print(">>> x = tt.tensor(2.0, requires_grad=True); y = x ** 2 + 3 * x + 5; y.backward()")
-    x = tt.tensor(2.0, requires_grad=True)
-    y = x**2 + 3 * x + 5
-    y.backward()
-    print(f">>> print(y, x.grad)\n{y} {x.grad}")
+    try:
+        return call()
+    except UsageError:
+        raise
+    except tt.TraceError as err:
+        raise UsageError(f"cannot trace {what}: {str(err).splitlines()[0]}") from None
+    except (RuntimeError, TypeError, ValueError, IndexError) as err:
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise UsageError(f"{what} failed while tracing: {type(err).__name__}: {first}") from None
 
-    _heading("2. A two-layer MLP traced into IR")
-    tt.manual_seed(0)
-    w1 = (tt.randn(4, 8) * 0.5).requires_grad_()
-    b1 = tt.zeros(8, requires_grad=True)
-    w2 = (tt.randn(8, 3) * 0.5).requires_grad_()
-    b2 = tt.zeros(3, requires_grad=True)
-    data = tt.randn(16, 4)
-    target = tt.randn(16, 3)
 
-    @tt.compile
-    def loss_fn(x, target, w1, b1, w2, b2):
-        h = tt.relu(x @ w1 + b1)
-        out = h @ w2 + b2
-        return ((out - target) ** 2).mean()
+def to_dot(graph: Any) -> str:
+    from torchtrek.ir.graph import Var
+    from torchtrek.ir.printer import format_atom, value_names
 
-    args = (data, target, w1, b1, w2, b2)
-    print(loss_fn.ir(*args))
-    _heading("3. Its backward graph (derived by sympy + VJP rules)")
-    print(loss_fn.ir(*args, backward=True))
-    _heading("4. The generated NumPy source of the backward")
-    print(loss_fn.source(*args, backward=True))
+    names = value_names(graph)
+    lines = [f'digraph "{graph.name}" {{', "  rankdir=TB;", '  node [shape=box, fontname="monospace"];']
+    for v in graph.inputs:
+        lines.append(f'  "{names[v]}" [label="{names[v]}\\n{v.type}", shape=ellipse];')
+    for e in graph.eqns:
+        for o in e.outputs:
+            lines.append(f'  "{names[o]}" [label="{names[o]} = {e.op}\\n{o.type}"];')
+            for a in e.inputs:
+                if isinstance(a, Var):
+                    lines.append(f'  "{names[a]}" -> "{names[o]}";')
+    for i, a in enumerate(graph.outputs):
+        lines.append(f'  "out{i}" [label="return {format_atom(a, names)}", shape=ellipse];')
+        if isinstance(a, Var):
+            lines.append(f'  "{names[a]}" -> "out{i}";')
+    lines.append("}")
+    return "\n".join(lines)
 
-    _heading("5. Training it compiled: forward and backward are generated code")
-    start = time.perf_counter()
-    for step in range(51):
-        loss = loss_fn(*args)
-        for p in (w1, b1, w2, b2):
-            p.grad = None
-        loss.backward()
-        with tt.no_grad():
-            for p in (w1, b1, w2, b2):
-                p._data -= 0.1 * p.grad._data  # plain SGD (tt.optim arrives with the surface issue)
-        if step % 10 == 0:
-            print(f"step {step:3d}  loss {loss.item():.5f}")
-    print(f"{51 / (time.perf_counter() - start):.0f} steps/s, traced {loss_fn.trace_count} time(s)")
 
-    _heading("6. A compiled gradient, and a second derivative by nesting")
-    dydx = tt.grad(lambda x: x**2 + 3 * x + 5)
-    d2 = tt.grad(tt.grad(lambda x: x**3))
-    print(f"d/dx (x**2 + 3x + 5) at 2 = {dydx(tt.tensor(2.0))}")
-    print(f"d2/dx2 x**3 at 2 = {d2(tt.tensor(2.0))}   (6x)")
-    print(dydx.source(tt.tensor(2.0)))
-    assert np.isclose(dydx(tt.tensor(2.0)).item(), 7.0)
+# ------------------------------------------------------------------ commands
+
+
+def cmd_aot(a: argparse.Namespace) -> int:
+    import torchtrek as tt
+
+    fn = load_function(a.target)
+    args = build_args(fn, a.arg)
+    path = _run_user(a.target, lambda: tt.export(fn, *args, target=a.target_backend, grad=a.grad,
+                                                 out=a.output, params_as_args=a.params_as_args))
+    print(f"wrote {path} and {Path(a.output) / 'manifest.json'}")
     return 0
 
 
+def cmd_ir(a: argparse.Namespace) -> int:
+    import torchtrek as tt
+
+    fn = load_function(a.target)
+    args = build_args(fn, a.arg)
+    compiled = tt.compile(fn)
+    if a.backward:
+        graph = _run_user(a.target, lambda: compiled._entry_for(args, {}, True).compiled.backward_graph)
+        if graph is None:
+            raise UsageError(f"{a.target} has no floating-point input to differentiate")
+    else:
+        graph = _run_user(a.target, lambda: compiled._entry_for(args, {}, False).compiled.graph)
+    print(to_dot(graph) if a.format == "dot" else graph)
+    return 0
+
+
+def cmd_codegen(a: argparse.Namespace) -> int:
+    from torchtrek.codegen.numpy.generator import generate
+    from torchtrek.ir import IRParseError, parse
+    from torchtrek.ir.passes import VerifyError, verify
+
+    if a.target_backend != "numpy":
+        raise UsageError(f"--target {a.target_backend} is not available yet (use --target numpy)")
+    path = Path(a.file)
+    if not path.is_file():
+        raise UsageError(f"no such file: {a.file}")
+    try:
+        graph = parse(path.read_text())
+        verify(graph)
+    except (IRParseError, VerifyError) as err:
+        raise UsageError(f"{a.file}: {err}") from None
+    except (RuntimeError, KeyError, IndexError) as err:
+        raise UsageError(f"{a.file}: invalid IR: {err}") from None
+    source = generate(graph)
+    if a.output:
+        Path(a.output).write_text(source)
+        print(f"wrote {a.output}")
+    else:
+        print(source, end="")
+    return 0
+
+
+def cmd_explain(a: argparse.Namespace) -> int:
+    import torchtrek as tt
+
+    fn = load_function(a.target)
+    args = build_args(fn, a.arg)
+    print(_run_user(a.target, lambda: tt.explain(fn, *args)))
+    return 0
+
+
+def cmd_cache(a: argparse.Namespace) -> int:
+    from torchtrek.runtime import disk_cache
+
+    if a.action == "info":
+        i = disk_cache.info()
+        print(f"cache: {i['path']}\nentries: {i['entries']}\nsize: {i['bytes'] / 1024:.1f} KiB")
+    else:
+        print(f"removed {disk_cache.clear()} entries from {disk_cache.cache_dir()}")
+    return 0
+
+
+def cmd_demo(a: argparse.Namespace) -> int:
+    from .demo import run
+
+    return run(a.output)
+
+
+def make_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="torchtrek", description="TorchTrek: PyTorch-style code "
+                                "compiled to readable NumPy source")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser("demo", help="the whole pipeline on a small classifier (no network)")
+    d.add_argument("-o", "--output", default="torchtrek-demo-out", help="artifact folder")
+    d.set_defaults(func=cmd_demo)
+
+    def traced(name: str, help: str) -> argparse.ArgumentParser:
+        s = sub.add_parser(name, help=help)
+        s.add_argument("target", metavar="FILE.py:FUNC")
+        s.add_argument("--arg", action="append", default=[], metavar="NAME=TYPE",
+                       help="an argument, e.g. x=f32[64,784] (dtypes f32 f64 i32 i64 bool ...)")
+        return s
+
+    s = traced("aot", "export standalone NumPy source (forward, and backward with --grad)")
+    s.add_argument("--target", dest="target_backend", default="numpy", choices=["numpy"])
+    s.add_argument("--grad", action="store_true", help="also export backward and value_and_grad")
+    s.add_argument("--params-as-args", action="store_true",
+                   help="take captured tensors as arguments instead of params.npz")
+    s.add_argument("-o", "--output", default="torchtrek_export", help="output folder")
+    s.set_defaults(func=cmd_aot)
+
+    s = traced("ir", "print a function's IR (forward, or --backward)")
+    s.add_argument("--backward", action="store_true")
+    s.add_argument("--format", choices=["text", "dot"], default="text")
+    s.set_defaults(func=cmd_ir)
+
+    s = traced("explain", "each pointwise region's formula and symbolic derivatives")
+    s.set_defaults(func=cmd_explain)
+
+    s = sub.add_parser("codegen", help="turn an IR text file into source")
+    s.add_argument("file", metavar="FILE.ir")
+    s.add_argument("--target", dest="target_backend", default="numpy", choices=["numpy", "cuda"])
+    s.add_argument("-o", "--output", help="write here instead of stdout")
+    s.set_defaults(func=cmd_codegen)
+
+    s = sub.add_parser("cache", help="the on-disk cache of generated sources")
+    s.add_argument("action", choices=["info", "clear"])
+    s.set_defaults(func=cmd_cache)
+    return p
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="torchtrek", description="TorchTrek tensor compiler")
-    sub = parser.add_subparsers(dest="command", required=True)
-    sub.add_parser("demo", help="walk through the pipeline: eager, IR, backward, codegen, training")
-    args = parser.parse_args(argv)
-    if args.command == "demo":
-        return demo()
-    return 2
+    parser = make_parser()
+    a = parser.parse_args(argv)
+    try:
+        return a.func(a)
+    except UsageError as err:
+        print(f"torchtrek {a.command}: error: {err}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

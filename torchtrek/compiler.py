@@ -70,14 +70,16 @@ def _param_names(fn: Callable[..., Any], n: int) -> list[str]:
     return names
 
 
-def _outside_refs(fn: Callable[..., Any]) -> dict[int, tuple[str, Callable[[], Any]]]:
-    """Tensors `fn` reads from outside (closure cells, globals), by identity: the name
-    it uses (a captured weight prints as %w1) and how to read the name again at call
-    time, so rebinding `w1 = ...` between calls is seen, as torch.compile's guards do."""
+def _outside_refs(fn: Callable[..., Any], depth: int = 3) -> dict[int, tuple[str, Callable[[], Any]]]:
+    """Tensors `fn` reads from outside (closure cells, globals, and those of the plain
+    functions it calls), by identity: the name it uses (a captured weight prints as %w1)
+    and how to read that name again at call time, so rebinding `w1 = ...` between calls
+    is seen, as torch.compile's guards do."""
     out: dict[int, tuple[str, Callable[[], Any]]] = {}
     code = getattr(fn, "__code__", None)
-    if code is None:
+    if code is None or depth == 0:
         return out
+    inner: list[Any] = []
     for name, cell in zip(code.co_freevars, getattr(fn, "__closure__", None) or ()):
         try:
             value = cell.cell_contents
@@ -85,11 +87,18 @@ def _outside_refs(fn: Callable[..., Any]) -> dict[int, tuple[str, Callable[[], A
             continue
         if isinstance(value, Tensor):
             out.setdefault(id(value), (name, lambda cell=cell: cell.cell_contents))
+        elif inspect.isfunction(value):
+            inner.append(value)
     g = getattr(fn, "__globals__", {})
     for name in code.co_names:
         v = g.get(name)
         if isinstance(v, Tensor):
             out.setdefault(id(v), (name, lambda g=g, name=name: g.get(name)))
+        elif inspect.isfunction(v) and getattr(v, "__module__", "").split(".")[0] != "torchtrek":
+            inner.append(v)
+    for f in inner:
+        for k, ref in _outside_refs(f, depth - 1).items():
+            out.setdefault(k, ref)
     return out
 
 

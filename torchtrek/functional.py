@@ -407,3 +407,35 @@ def detach(x: Any) -> Any:
     from .tensor import Tensor
 
     return Tensor._wrap(x._data)
+
+
+# ----------------------------------------------------------------- max / argmax
+
+
+def amax(x: Any, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Any:
+    dims = normalize_dims(_dims_arg(dim), x.ndim)
+    return bind("amax", [x], {"dims": dims, "keepdim": bool(keepdim)})
+
+
+def argmax(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
+    if dim is None:
+        flat = reshape(x, (-1,))
+        return bind("argmax", [flat], {"dim": 0, "keepdim": False}) if not keepdim else reshape(
+            bind("argmax", [flat], {"dim": 0, "keepdim": False}), (1,) * x.ndim)
+    d = normalize_dim(dim, x.ndim) if x.ndim else None
+    if d is None:
+        return bind("argmax", [reshape(x, (1,))], {"dim": 0, "keepdim": False})
+    return bind("argmax", [x], {"dim": d, "keepdim": bool(keepdim)})
+
+
+def max(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
+    """torch.max(x) (the largest value) or torch.max(x, dim) -> (values, indices)."""
+    if dim is None:
+        return amax(x)
+    return _MaxResult(amax(x, dim, keepdim), argmax(x, dim, keepdim))
+
+
+from collections import namedtuple  # noqa: E402
+
+_MaxResult = namedtuple("max", ["values", "indices"])
+__all__ += ["amax", "argmax", "max"]

@@ -258,6 +258,56 @@ class Tensor:
     def clone(self) -> "Tensor":
         return F.mul(self, 1) if self._dtype is not dtypes.bool_ else F.logical_and(self, True)
 
+    # ------------------------------------------------------------- in place
+    def _inplace(self, result: "Tensor") -> "Tensor":
+        if self._var is not None:
+            raise trace_error("in-place ops inside a traced function (not supported yet)")
+        if self.requires_grad and self.is_leaf and autograd.is_grad_enabled():
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            )
+        if self.grad_fn is not None and autograd.is_grad_enabled():
+            raise RuntimeError("in-place ops on tensors that have a grad_fn are not supported yet")
+        if tuple(result.shape) != tuple(self.shape):
+            raise RuntimeError(
+                f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                f"{list(result.shape)}"
+            )
+        np.copyto(self._data, result._data, casting="unsafe")
+        return self
+
+    def add_(self, other: Any, *, alpha: Any = None) -> "Tensor":
+        with autograd.no_grad():
+            return self._inplace(F.add(self, other, alpha=alpha))
+
+    def sub_(self, other: Any, *, alpha: Any = None) -> "Tensor":
+        with autograd.no_grad():
+            return self._inplace(F.sub(self, other, alpha=alpha))
+
+    def mul_(self, other: Any) -> "Tensor":
+        with autograd.no_grad():
+            return self._inplace(F.mul(self, other))
+
+    def div_(self, other: Any) -> "Tensor":
+        with autograd.no_grad():
+            return self._inplace(F.div(self, other))
+
+    def zero_(self) -> "Tensor":
+        return self.fill_(0)
+
+    def fill_(self, value: Any) -> "Tensor":
+        if self.requires_grad and self.is_leaf and autograd.is_grad_enabled():
+            raise RuntimeError(
+                "a leaf Variable that requires grad is being used in an in-place operation."
+            )
+        self._data[...] = value
+        return self
+
+    def copy_(self, src: "Tensor") -> "Tensor":
+        with autograd.no_grad():
+            return self._inplace(F.broadcast_to(F.cast(src, self._dtype), tuple(self.shape))
+                                 if tuple(src.shape) != tuple(self.shape) else F.cast(src, self._dtype))
+
     # ------------------------------------------------------------- repr
     def __repr__(self) -> str:
         suffixes = []
@@ -332,6 +382,15 @@ class Tensor:
 
     def mean(self, dim: Any = None, keepdim: bool = False, *, dtype: DType | None = None) -> "Tensor":
         return F.mean(self, dim, keepdim, dtype=dtype)
+
+    def amax(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        return F.amax(self, dim, keepdim)
+
+    def argmax(self, dim: Any = None, keepdim: bool = False) -> "Tensor":
+        return F.argmax(self, dim, keepdim)
+
+    def max(self, dim: Any = None, keepdim: bool = False) -> Any:
+        return F.max(self, dim, keepdim)
 
     def __add__(self, o: Any) -> "Tensor":
         return F.add(self, o)

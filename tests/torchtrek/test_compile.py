@@ -342,6 +342,37 @@ def test_same_tensor_passed_twice_accumulates():
     assert x.grad.tolist() == [2.0, 4.0]
 
 
+def test_compiled_retain_graph_and_second_backward_match_torch():
+    f = tt.compile(lambda x: (x * x).sum())
+    x = tt.tensor([1.0, 2.0], requires_grad=True)
+    y = f(x)
+    y.backward(retain_graph=True)
+    y.backward()
+    assert x.grad.tolist() == [4.0, 8.0]
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        y.backward()
+
+
+def test_compiled_function_calling_compiled_function():
+    inner = tt.compile(lambda x: x.exp())
+    outer = tt.compile(lambda x: inner(x).sum() * 2)
+    x = tt.tensor([0.0, 1.0], requires_grad=True)
+    outer(x).backward()
+    tx = torch.tensor([0.0, 1.0], requires_grad=True)
+    (tx.exp().sum() * 2).backward()
+    assert_close(x.grad, tx.grad)
+    assert outer.trace_count == 1
+
+
+def test_int_tensor_argument_with_float_parameter():
+    f = tt.compile(lambda x, i: (x * i).sum())
+    x = tt.tensor([1.0, 2.0], requires_grad=True)
+    out = f(x, tt.tensor([3, 4]))
+    assert out.dtype == tt.float32 and out.item() == 11.0
+    out.backward()
+    assert x.grad.tolist() == [3.0, 4.0]
+
+
 def test_compiled_pow_at_zero_matches_torch():
     f = tt.compile(lambda x: (x ** 2 + x ** 3).sum())
     x = tt.tensor([0.0, 2.0], requires_grad=True)

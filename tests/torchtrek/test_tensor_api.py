@@ -486,3 +486,68 @@ def test_errors_have_torch_exception_types(op):
     with pytest.raises(Exception) as ours:
         op(tt)
     assert isinstance(ours.value, type(theirs.value)), (ours.value, theirs.value)
+
+
+@pytest.mark.parametrize(
+    "name,fn",
+    [
+        ("pow_tensor_exponent", lambda x: x ** x),
+        ("rpow", lambda x: 2 ** x),
+        ("transpose", lambda x: x.transpose(0, 1)),
+        ("permute", lambda x: x.permute(1, 0)),
+        ("T", lambda x: x.T),
+        ("unsqueeze", lambda x: x.unsqueeze(1)),
+        ("squeeze_all", lambda x: x.reshape(1, 4).squeeze()),
+        ("squeeze_dim", lambda x: x.reshape(1, 4).squeeze(0)),
+        ("flatten", lambda x: x.flatten()),
+        ("to_float64", lambda x: x.to(torch.float64 if isinstance(x, torch.Tensor) else tt.float64)),
+        ("mean_dim", lambda x: x.mean(1)),
+        ("where", lambda x: (torch if isinstance(x, torch.Tensor) else tt).where(x > 0, x, 0.0)),
+        ("dot", lambda x: x.flatten() @ x.flatten()),
+    ],
+)
+def test_grad_fn_names_of_more_ops_match_torch(name, fn):
+    data = [[1.0, 2.0], [0.5, 3.0]]
+    ours = fn(tt.tensor(data, requires_grad=True))
+    theirs = fn(torch.tensor(data, requires_grad=True))
+    assert type(ours.grad_fn).__name__ == type(theirs.grad_fn).__name__
+    _reprs_equal(ours, theirs)
+
+
+# ------------------------------------------------------------------ Size behaves like torch.Size
+
+
+def test_size_slicing_and_concatenation_stay_sizes():
+    ours, theirs = tt.zeros(2, 3, 4).shape, torch.zeros(2, 3, 4).shape
+    for op in (lambda s: s[1:], lambda s: s[:0], lambda s: s + (5,), lambda s: s[::-1]):
+        a, b = op(ours), op(theirs)
+        assert type(b) is torch.Size
+        assert isinstance(a, tt.Size), (type(a), b)
+        assert repr(a) == repr(b).replace("torch.", "torchtrek.")
+    assert ours[0] == 2 and ours[-1] == 4 and isinstance(ours[0], int)
+    assert ours == (2, 3, 4) and ours.numel() == theirs.numel() == 24
+    assert tt.Size([2, 3]) == torch.Size([2, 3])
+
+
+# ------------------------------------------------------------------ more dtype inference / factory errors
+
+
+def test_tensor_from_numpy_float64_scalar_keeps_float64():
+    assert_same(tt.tensor(np.float64(1.5)), torch.tensor(np.float64(1.5)))
+    assert_same(tt.tensor(np.float32(1.5)), torch.tensor(np.float32(1.5)))
+    assert_same(tt.tensor(np.int32(3)), torch.tensor(np.int32(3)))
+
+
+@pytest.mark.parametrize("args", [(5, 1), (0, 5, -1), (1.0, 0.0, 0.5)], ids=str)
+def test_arange_with_inconsistent_step_raises_like_torch(args):
+    with pytest.raises(RuntimeError, match="step sign"):
+        torch.arange(*args)
+    with pytest.raises(RuntimeError):
+        tt.arange(*args)
+
+
+def test_arange_zero_step_raises():
+    with pytest.raises(RuntimeError):
+        torch.arange(0, 5, 0)
+    with pytest.raises(RuntimeError):
+        tt.arange(0, 5, 0)

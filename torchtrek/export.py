@@ -1,0 +1,120 @@
+"""tt.export: ahead-of-time code generation into a folder that runs with NumPy alone.
+
+The folder holds NAME.py (forward, and with grad=True backward and value_and_grad),
+manifest.json (inputs, outputs, shapes, dtypes, hashes, version) and, when the function
+reads tensors from outside (weights), params.npz with their values.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .codegen.numpy.generator import VERSION, render_function, template
+from .ir.printer import _identifier, value_names
+from .runtime.compiled import CompiledGraph
+from .tensor import Tensor
+
+PARAMS_FILE = "params.npz"
+
+
+def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
+           grad: bool = False, out: str | Path = "torchtrek_export",
+           name: str | None = None, params_as_args: bool = False,
+           wrt: Sequence[str] | None = None) -> Path:
+    """Trace `fn` on the example arguments and write standalone source to `out`.
+    Returns the path of the generated module.
+
+    With grad=True, `backward` and `value_and_grad` return gradients with respect to the
+    inputs named in `wrt`; by default the parameters (tensors `fn` reads from outside)
+    when there are any, else every floating-point argument."""
+    from .compiler import trace_function
+
+    if target != "numpy":
+        raise ValueError(f"export target {target!r} is not available yet (only 'numpy')")
+    ctx, atoms, _, tensor_pos = trace_function(fn, example_args, {})
+    graph = ctx.graph(atoms)
+    name = _identifier(name or graph.name)
+    graph.name = name
+    captured = [t for t, _ in ctx.captured]
+    inputs = [example_args[i] for i in tensor_pos] + captured
+    in_names = [v.hint for v in graph.inputs]
+    if wrt is None:
+        wanted = in_names[len(tensor_pos):] or in_names
+    else:
+        unknown = sorted(set(wrt) - set(in_names))
+        if unknown:
+            raise ValueError(f"export(wrt=...): no input named {unknown}; inputs are {in_names}")
+        wanted = list(wrt)
+    mask = [grad and t.dtype.is_floating_point and n in wanted for t, n in zip(inputs, in_names)]
+    cg = CompiledGraph(graph, mask)
+    if grad and not cg.ct_outputs:
+        raise ValueError("export(grad=True): no output depends on a floating-point input")
+
+    fwd_graph = cg.forward_graph
+    names = value_names(fwd_graph)
+    in_vars = cg.graph.inputs
+    n_args = len(tensor_pos)
+    arg_names = [names[v] for v in in_vars[:n_args]]
+    param_vars = in_vars[n_args:]
+    hints = [v.hint for v in param_vars]
+    param_keys = [h if hints.count(h) == 1 else names[v] for h, v in zip(hints, param_vars)]
+    param_codes = [names[v] for v in param_vars]
+    if params_as_args:
+        arg_names, param_keys, param_codes = arg_names + param_codes, [], []
+    outs = cg.graph.outputs
+    out_types = [str(o.type) for o in outs]
+    call_args = list(arg_names)
+    signature_args = call_args + (["*", "params=None"] if param_keys else [])
+    impl_args = call_args + [f'p["{k}"]' for k in param_keys]
+    wrt_named = [(in_vars[i].hint, str(in_vars[i].type)) for i in cg.wrt_indices]
+    ct_names = [f"grad_{names[outs[i]]}" if hasattr(outs[i], "hint") else f"grad_out{i}"
+                for i in cg.ct_outputs]
+    scalar_out = len(outs) == 1 and outs[0].shape == () and bool(cg.ct_outputs)
+    ct_defaults = [f"{c}=None" if scalar_out else c for c in ct_names]
+    ct_call = [f"np.ones((), dtype=np.{outs[0].dtype.name}) if {c} is None else {c}"
+               if scalar_out else c for c in ct_names]
+    backward_signature = call_args + ct_defaults + (["*", "params=None"] if param_keys else [])
+
+    source = template("export.py.j2").render(
+        name=name, version=VERSION, graph_name=graph.name,
+        call_args=call_args, ct_args=ct_defaults, signature_args=signature_args,
+        impl_args=impl_args, backward_signature=backward_signature, ct_call=ct_call,
+        inputs=[(names[v], str(v.type)) for v in in_vars[:len(arg_names)]],
+        out_desc=" , ".join(out_types) if len(out_types) != 1 else out_types[0],
+        grad=bool(cg.ct_outputs), wrt=wrt_named, value_and_grad=scalar_out,
+        out_dtype=outs[0].dtype.name if outs else "float32",
+        params=list(zip(param_keys, param_codes, [str(v.type) for v in param_vars])),
+        params_file=PARAMS_FILE, n_outputs=len(outs),
+        forward_impl=render_function(fwd_graph, "_forward"),
+        backward_impl=render_function(cg.backward_graph, "_backward") if cg.ct_outputs else "",
+    )
+    folder = Path(out)
+    folder.mkdir(parents=True, exist_ok=True)
+    module_path = folder / f"{name}.py"
+    module_path.write_text(source)
+    if param_keys:
+        np.savez(folder / PARAMS_FILE, **{k: t._data for k, t in zip(param_keys, captured)})
+    manifest = {
+        "name": name,
+        "torchtrek_version": VERSION,
+        "target": target,
+        "module": module_path.name,
+        "source_sha256": hashlib.sha256(source.encode()).hexdigest(),
+        "ir_sha256": hashlib.sha256(str(cg.graph).encode()).hexdigest(),
+        "functions": ["forward"] + (["backward"] if cg.ct_outputs else [])
+        + (["value_and_grad"] if scalar_out else []),
+        "inputs": [{"name": v.hint, "shape": list(v.shape), "dtype": v.dtype.name,
+                    "kind": "param" if i >= n_args else "arg"} for i, v in enumerate(in_vars)],
+        "outputs": [{"shape": list(o.shape), "dtype": o.dtype.name} for o in outs],
+        "params_file": PARAMS_FILE if param_keys else None,
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return module_path
+
+
+__all__ = ["export", "Tensor"]
