@@ -75,7 +75,9 @@ def derivative(op_name: str, attrs: tuple, literals: tuple, index: int) -> sympy
         d = sympy.sympify(op.grad(*syms, out=OUT, **dict(attrs))[index])
         subs = {s: literal_number(v) for s, v in zip(syms, literals) if v is not None}
         if subs and f.free_symbols.isdisjoint(subs):  # the formula took the literals
-            d = d.subs(subs)
+            substituted = d.subs(subs)
+            if not substituted.has(sympy.zoo, sympy.nan):  # log(0) stays a literal's log
+                d = substituted
     else:
         d = sympy.diff(f, syms[index])
         if not f.is_Symbol and not f.is_Number:

@@ -75,7 +75,9 @@ def _to_nested(data: Any) -> Any:
 def tensor(data: Any, dtype: DType | None = None, device: Any = None,
            requires_grad: bool = False) -> Tensor:
     _check_device(device)
-    if isinstance(data, np.ndarray):
+    if isinstance(data, (np.ndarray, np.generic)) and not isinstance(data, np.bool_ | np.number) or (
+            isinstance(data, np.generic) and dtype is None and isinstance(data, (np.floating, np.integer))):
+        # NumPy arrays and NumPy scalars keep their own dtype, as in torch
         arr = np.array(data, dtype=dtype.name if dtype else None, copy=True)
         dtype_of_array(arr)
     else:
@@ -181,6 +183,8 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: DType | None = 
         start, end = 0, start
     if step == 0:
         raise RuntimeError("step must be nonzero")
+    if (step > 0 and end < start) or (step < 0 and end > start):
+        raise RuntimeError("upper bound and larger bound inconsistent with step sign")
     if dtype is None:
         is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = dtypes.int64 if is_int else F.get_default_dtype()

@@ -144,7 +144,10 @@ def pow(a: Any, b: Any) -> Any:
     if dtype is dtypes.bool_:
         dtype = dtypes.int64
     _check_operands(a, b)
-    return bind("pow", [_as_operand(a, dtype), _as_operand(b, dtype)])
+    Tensor = _tensor_cls()
+    name = ("PowBackward1" if isinstance(a, Tensor) and isinstance(b, Tensor)
+            else "PowBackward0" if isinstance(a, Tensor) else "PowBackward2")
+    return bind("pow", [_as_operand(a, dtype), _as_operand(b, dtype)], grad_name=name)
 
 
 def neg(x: Any) -> Any:
@@ -298,7 +301,9 @@ def matmul(a: Any, b: Any) -> Any:
         raise RuntimeError(
             f"expected m1 and m2 to have the same dtype, but got: {_c_type(a.dtype)} != {_c_type(b.dtype)}"
         )
-    return bind("matmul", [a, b])
+    name = "DotBackward0" if a.ndim == b.ndim == 1 else (
+        "MvBackward0" if a.ndim == 2 and b.ndim == 1 else None)
+    return bind("matmul", [a, b], grad_name=name)
 
 
 def _c_type(d: DType) -> str:
@@ -343,7 +348,7 @@ def unsqueeze(x: Any, dim: int) -> Any:
     d = normalize_dim(dim, x.ndim, extra=1)
     shape = list(x.shape)
     shape.insert(d, 1)
-    return bind("reshape", [x], {"shape": tuple(shape)})
+    return bind("reshape", [x], {"shape": tuple(shape)}, grad_name="UnsqueezeBackward0")
 
 
 def squeeze(x: Any, dim: int | Sequence[int] | None = None) -> Any:
@@ -355,9 +360,9 @@ def squeeze(x: Any, dim: int | Sequence[int] | None = None) -> Any:
     else:
         dims = tuple(d for d in normalize_dims(dim, x.ndim) if x.shape[d] == 1)
     shape = tuple(s for i, s in enumerate(x.shape) if i not in dims)
-    if shape == tuple(x.shape):
-        return _alias(x) if x._var is None else x
-    return bind("reshape", [x], {"shape": shape})
+    name = "SqueezeBackward0" if dim is None else (
+        "SqueezeBackward1" if isinstance(dim, int) else "SqueezeBackward2")
+    return bind("reshape", [x], {"shape": shape}, grad_name=name)
 
 
 def permute(x: Any, *dims: Any) -> Any:
@@ -382,7 +387,7 @@ def transpose(x: Any, dim0: int, dim1: int) -> Any:
     d0, d1 = normalize_dim(dim0, x.ndim), normalize_dim(dim1, x.ndim)
     perm = list(range(x.ndim))
     perm[d0], perm[d1] = perm[d1], perm[d0]
-    return bind("permute", [x], {"perm": tuple(perm)})
+    return bind("permute", [x], {"perm": tuple(perm)}, grad_name="TransposeBackward0")
 
 
 swapaxes = swapdims = transpose

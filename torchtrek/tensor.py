@@ -35,6 +35,16 @@ class Size(tuple):
 
     __str__ = __repr__
 
+    def __getitem__(self, i: Any) -> Any:
+        out = tuple.__getitem__(self, i)
+        return Size(out) if isinstance(i, slice) else out
+
+    def __add__(self, other: Any) -> "Size":
+        return Size(tuple(self) + tuple(other))
+
+    def __radd__(self, other: Any) -> "Size":
+        return Size(tuple(other) + tuple(self))
+
     def numel(self) -> int:
         n = 1
         for s in self:
@@ -364,8 +374,8 @@ class Tensor:
 
     @property
     def T(self) -> "Tensor":
-        if self.ndim <= 2:
-            return F.t(self) if self.ndim == 2 else self
+        if self.ndim < 2:
+            return self
         return F.permute(self, tuple(reversed(range(self.ndim))))
 
     def where(self, condition: "Tensor", other: Any) -> "Tensor":

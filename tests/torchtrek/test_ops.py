@@ -9,8 +9,7 @@ through `tt.grad`.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -232,7 +231,6 @@ class Case:
     torch_fn: Callable[..., Any] | None = None
     rtol: float | None = None
     atol: float | None = None
-    extra: dict = field(default_factory=dict)
 
 
 CASES: list[Case] = []
