@@ -23,8 +23,10 @@ from .graph import Atom, Graph, Literal, TensorType, Var, _SHORT
 RESERVED = {"np", "numpy", "math", "self", "None", "True", "False"}
 
 
-def _identifier(hint: str) -> str:
-    name = re.sub(r"\W", "_", hint) or "t"
+def _identifier(hint: str, dots: bool = False) -> str:
+    name = re.sub(r"[^\w.]" if dots else r"\W", "_", hint) or "t"
+    if dots:
+        name = ".".join(p or "_" for p in name.split("."))
     if name[0].isdigit():
         name = "t" + name
     if keyword.iskeyword(name) or name in RESERVED:
@@ -32,13 +34,15 @@ def _identifier(hint: str) -> str:
     return name
 
 
-def value_names(graph: Graph) -> dict[Var, str]:
+def value_names(graph: Graph, code: bool = True) -> dict[Var, str]:
+    """Unique, stable names in definition order. The IR text keeps dotted module names
+    (`fc1.weight`); code names are Python identifiers (`fc1_weight`)."""
     names: dict[Var, str] = {}
     taken: dict[str, int] = {}
     for v in graph.vars_defined():
         if v in names:
             continue
-        base = _identifier(v.hint)
+        base = _identifier(v.hint, dots=not code)
         n = taken.get(base, 0)
         name = base if n == 0 else f"{base}_{n}"
         while name in taken:  # "add_1" the user's own name, say
@@ -68,7 +72,7 @@ def format_atom(a: Atom, names: dict[Var, str]) -> str:
 
 
 def print_graph(graph: Graph) -> str:
-    names = value_names(graph)
+    names = value_names(graph, code=False)
     params = ", ".join(f"%{names[v]}: {v.type}" for v in graph.inputs)
     lines = [f"graph {graph.name}({params}) {{"]
     body = []

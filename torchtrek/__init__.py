@@ -41,10 +41,28 @@ from .creation import (
     zeros,
     zeros_like,
 )
+from . import ops as _families
+from .ops.indexing import *  # noqa: F401,F403
+from .ops.linalg import *  # noqa: F401,F403
+from .ops.math import *  # noqa: F401,F403
+from .ops.reductions import *  # noqa: F401,F403
+from .ops.shape import *  # noqa: F401,F403
 from .compiler import compile, grad, trace, value_and_grad
 from .explain import explain
 from .export import export
 from . import autograd, nn
+
+def _attach_methods() -> None:
+    from .tensor import _method
+
+    for family in _families.FAMILIES:
+        for entry in family.METHODS:
+            items = entry.items() if isinstance(entry, dict) else [(entry, getattr(family, entry))]
+            for name, fn in items:
+                setattr(Tensor, name, _method(fn))
+
+
+_attach_methods()
 
 half = float16
 float = float32

@@ -12,11 +12,11 @@ from typing import Any, Sequence
 
 import sympy
 
-from . import dtypes
-from .builder import Builder
-from .graph import Atom, Eqn, Literal, TensorType
-from .opdef import OpDef, register
-from .shapes import ShapeError, broadcast_shapes
+from .. import dtypes
+from ..builder import Builder
+from ..graph import Atom, Eqn, Literal, TensorType
+from ..opdef import OpDef, register
+from ..shapes import ShapeError, broadcast_shapes
 
 # ---------------------------------------------------------------- shape rules
 

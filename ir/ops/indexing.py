@@ -1,0 +1,3 @@
+"""Ops of the indexing family (see core.py for the conventions: one OpDef per op)."""
+
+from __future__ import annotations

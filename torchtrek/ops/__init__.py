@@ -1,0 +1,10 @@
+"""Front-end op families beyond the core (torchtrek/functional.py).
+
+Each module defines `__all__` (exported as `tt.NAME`) and `METHODS` (names also bound as
+Tensor methods, `x.NAME(...)`, calling the function with the tensor first). A name in
+METHODS may map to another function through a dict entry: {"method_name": function}.
+"""
+
+from . import indexing, linalg, math, reductions, shape
+
+FAMILIES = (math, reductions, shape, indexing, linalg)

@@ -1,0 +1,6 @@
+"""Front-end functions of the reductions family, lowered to registry ops through `bind`."""
+
+from __future__ import annotations
+
+__all__: list[str] = []
+METHODS: list[str] = []
