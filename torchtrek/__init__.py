@@ -50,7 +50,7 @@ from .ops.shape import *  # noqa: F401,F403
 from .compiler import compile, grad, trace, value_and_grad
 from .explain import explain
 from .export import export
-from . import autograd, nn
+from . import autograd, debug, nn
 
 def _attach_methods() -> None:
     from .tensor import _method

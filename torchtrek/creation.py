@@ -18,8 +18,11 @@ _rng = np.random.default_rng(0)
 
 
 def manual_seed(seed: int) -> Any:
+    """Seed TorchTrek's generators: creation functions use a PCG64 generator; generated
+    code (dropout masks inside compiled functions) uses NumPy's global one."""
     global _rng
     _rng = np.random.default_rng(int(seed))
+    np.random.seed(int(seed) % 2**32)
     return _rng
 
 
