@@ -34,11 +34,12 @@ def _identifier(hint: str, dots: bool = False) -> str:
     return name
 
 
-def value_names(graph: Graph, code: bool = True) -> dict[Var, str]:
+def value_names(graph: Graph, code: bool = True,
+                reserved: frozenset[str] = frozenset()) -> dict[Var, str]:
     """Unique, stable names in definition order. The IR text keeps dotted module names
     (`fc1.weight`); code names are Python identifiers (`fc1_weight`)."""
     names: dict[Var, str] = {}
-    taken: dict[str, int] = {}
+    taken: dict[str, int] = {r: 1 for r in reserved}
     for v in graph.vars_defined():
         if v in names:
             continue

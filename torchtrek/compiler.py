@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 from . import _logging, autograd
@@ -18,6 +19,8 @@ from .ir.autodiff import grad_graph
 from .ir.graph import Graph, Literal, Var
 from .ir.passes import optimize
 from .runtime.compiled import CompiledGraph
+import numpy as np
+
 from .tensor import Tensor
 from .tracer import TraceContext, TraceError, current_trace, tracing
 
@@ -146,24 +149,56 @@ class _Entry:
 
     def __init__(self, graph: Graph, compiled: CompiledGraph, captured: list[Tensor],
                  getters: list[Callable[[], Any]], rebuild: Callable[[list[Any]], Any],
-                 tensor_pos: list[int]) -> None:
+                 tensor_pos: list[int], effects: "_Effects", n_user: int) -> None:
         self.graph = graph
         self.compiled = compiled
         self.getters = getters  # read each captured tensor afresh at every call
         self.rebuild = rebuild
         self.tensor_pos = tensor_pos
         self.captured_keys = [_arg_key(c) for c in captured]
+        self.effects = effects
+        self.n_user = n_user  # outputs the user sees; the rest are side-effect values
 
     def captured(self) -> list[Any]:
         return [g() for g in self.getters]
 
-    def valid(self) -> bool:
-        return all(isinstance(c, Tensor) and _arg_key(c) == k
-                   for c, k in zip(self.captured(), self.captured_keys))
+    def valid(self, args: Sequence[Any] = ()) -> bool:
+        captured = self.captured()
+        if not all(isinstance(c, Tensor) and _arg_key(c) == k
+                   for c, k in zip(captured, self.captured_keys)):
+            return False
+        return all((self._target(t, args, captured)._grad is None) == was_none
+                   for t, was_none in self.effects.guards)
+
+    @staticmethod
+    def _target(target: tuple, args: Sequence[Any], captured: list[Any]) -> Any:
+        kind, ref = target
+        return captured[ref] if kind == "captured" else args[ref] if kind == "arg" else ref
+
+    def _apply_effects(self, args: Sequence[Any], captured: list[Any], values: list[np.ndarray]) -> None:
+        fx = self.effects
+        for idx, vi in fx.mutations:
+            np.copyto(captured[idx]._data, values[vi], casting="unsafe")
+        for target, kind, payload in fx.grads:
+            t = self._target(target, args, captured)
+            if kind == "none":
+                t._grad = None
+            elif kind == "value":
+                g = values[payload]
+                if t._grad is not None and t._grad._data.shape == g.shape:
+                    np.copyto(t._grad._data, g)  # keep the .grad object, as torch does
+                else:
+                    t._grad = Tensor._wrap(np.array(g, copy=True))
+            else:
+                t._grad = payload
 
     def run(self, args: Sequence[Any]) -> Any:
-        inputs = [args[i] for i in self.tensor_pos] + self.captured()
-        outs, residuals = self.compiled.run([t._data for t in inputs])
+        captured = self.captured()
+        inputs = [args[i] for i in self.tensor_pos] + captured
+        all_outs, residuals = self.compiled.run([t._data for t in inputs])
+        outs = all_outs[: self.n_user]
+        if len(all_outs) > self.n_user:
+            self._apply_effects(args, captured, all_outs[self.n_user:])
         results = [Tensor._wrap(o) for o in outs]
         cg = self.compiled
         if cg.ct_outputs and autograd.is_grad_enabled():
@@ -191,6 +226,7 @@ def trace_function(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str
         if isinstance(a, Tensor):
             v = ctx.new_input(a._type(), n)
             sym_args.append(Tensor._symbolic(v, ctx, a.requires_grad and autograd.is_grad_enabled()))
+            ctx.arg_tensors.append(sym_args[-1])
             tensor_pos.append(i)
         else:
             sym_args.append(a)
@@ -202,12 +238,97 @@ def trace_function(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str
         atoms = []
         for t in flat:
             atoms.append(t._var if t._trace is ctx else ctx.capture(t, t._type(), t._hint))
+        ctx.effects = _collect_effects(ctx, tensor_pos)
     ctx.getters = []
     for t, v in ctx.captured:
         name, getter = outside.get(id(t), (None, lambda t=t: t))
         v.hint = name or (v.hint if v.hint != "c" else "const")
         ctx.getters.append(getter)
     return ctx, atoms, rebuild, tensor_pos
+
+
+@dataclass
+class _Effects:
+    """What a traced function did to real objects, for the compiled code to replay:
+    in-place writes to captured tensors and `.grad` assignments (the compiled training
+    step: backward() and optimizer.step() inside the function). `values` are extra
+    graph outputs; targets are ("captured", index), ("arg", position) or ("obj", tensor)."""
+
+    values: list[Var] = field(default_factory=list)
+    mutations: list[tuple[int, int]] = field(default_factory=list)  # (captured idx, value idx)
+    grads: list[tuple[tuple, str, Any]] = field(default_factory=list)  # (target, kind, payload)
+    guards: list[tuple[tuple, bool]] = field(default_factory=list)  # (target, grad was None)
+
+
+def _collect_effects(ctx: TraceContext, tensor_pos: list[int]) -> _Effects:
+    fx = _Effects()
+    index = {id(t): i for i, (t, _) in enumerate(ctx.captured)}
+
+    def target(t: Any) -> tuple:
+        return ("captured", index[id(t)]) if id(t) in index else ("obj", t)
+
+    for tensor, var in ctx.mutated.values():
+        if id(tensor) not in index:  # written but never read: capture it so it has a slot
+            ctx.capture(tensor, tensor._type(), tensor._hint)
+            index[id(tensor)] = len(ctx.captured) - 1
+        fx.mutations.append((index[id(tensor)], len(fx.values)))
+        fx.values.append(var)
+    for tid, (tensor, original) in ctx.grad_saved.items():
+        final = tensor._grad
+        tensor._grad = original  # tracing must leave real objects as it found them
+        if final is None:
+            fx.grads.append((target(tensor), "none", None))
+        elif final._trace is ctx:
+            fx.grads.append((target(tensor), "value", len(fx.values)))
+            fx.values.append(final._var)
+        elif final is not original:
+            fx.grads.append((target(tensor), "tensor", final))
+    for pos, st in zip(tensor_pos, ctx.arg_tensors):
+        g = st._grad
+        if g is not None and g._trace is ctx:
+            fx.grads.append((("arg", pos), "value", len(fx.values)))
+            fx.values.append(g._var)
+    for tid, tensor in ctx.grad_read.items():
+        fx.guards.append((target(tensor), ctx.grad_saved.get(tid, (None, tensor._grad))[1] is None))
+    return fx
+
+
+def trace_backward(t: Tensor, gradient: Any = None) -> None:
+    """`loss.backward()` inside a traced function: the backward graph is appended to
+    the trace and the leaves' `.grad` become traced values (written back per call)."""
+    from .ir.autodiff import active_values, backprop
+
+    ctx = current_trace()
+    if ctx is None or t._trace is not ctx:
+        raise TraceError("backward() on a value of another (outer) trace is not supported")
+    if not t.requires_grad:
+        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn")
+    if gradient is None and t.numel() != 1:
+        raise RuntimeError("grad can be implicitly created only for scalar outputs")
+    leaves = [(a, a._var) for a in ctx.arg_tensors if a.requires_grad]
+    leaves += [(c, v) for c, v in ctx.captured
+               if isinstance(c, Tensor) and c._var is None and c.requires_grad and c.grad_fn is None]
+    inputs = ctx.inputs + [v for _, v in ctx.captured]
+    leaf_vars = {id(v) for _, v in leaves}
+    graph = Graph(ctx.name, inputs, list(ctx.builder.eqns), [])
+    active = active_values(graph, [id(v) in leaf_vars for v in inputs])
+    if gradient is None:
+        seed = ctx.record("full", [], {"shape": tuple(t.shape), "value": 1, "dtype": t.dtype},
+                          "grad_" + t._var.hint)
+    else:
+        gt = gradient if isinstance(gradient, Tensor) else Tensor._wrap(gradient)
+        seed = gt._var if gt._trace is ctx else ctx.capture(gt, gt._type(), "grad_output")
+    cts = backprop(ctx.builder, graph.eqns, {t._var: seed}, active)
+    ctx.did_backward = True
+    for leaf, var in leaves:
+        g = cts.get(var)
+        if g is None:
+            continue
+        if isinstance(g, Var) and g.hint.startswith("grad") is False:
+            g.hint = "grad_" + var.hint
+        new = Tensor._symbolic(g, ctx, False)
+        with autograd.no_grad():
+            leaf.grad = new if leaf.grad is None else leaf.grad + new
 
 
 class CompiledFunction:
@@ -228,7 +349,7 @@ class CompiledFunction:
     def _entry(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool = False) -> _Entry:
         key = self._key(args, kwargs, force_grad)
         entry = self._cache.get(key)
-        if entry is None or not entry.valid():
+        if entry is None or not entry.valid(args):
             if self._last_key is not None and _logging.on("recompiles"):
                 why = _recompile_reason(self.fn, self._last_key, key, entry)
                 _logging.log("recompiles", f"{getattr(self.fn, '__name__', 'f')}: {why}")
@@ -249,11 +370,13 @@ class CompiledFunction:
         timings = _logging.Timings()
         with timings.phase("trace"):
             ctx, atoms, rebuild, tensor_pos = trace_function(self.fn, args, kwargs)
-            graph = ctx.graph(atoms)
+            graph = ctx.graph(atoms + ctx.effects.values)
         captured = [t for t, _ in ctx.captured]
         inputs = [args[i] for i in tensor_pos] + captured
         if force_grad:
             wrt = [t.dtype.is_floating_point for t in inputs]
+        elif ctx.did_backward:
+            wrt = [False] * len(inputs)  # the function differentiated itself (a training step)
         else:
             wrt = [t.requires_grad and autograd.is_grad_enabled() for t in inputs]
         compiled = CompiledGraph(graph, wrt, persistent=True, timings=timings)
@@ -263,7 +386,8 @@ class CompiledFunction:
         _logging.log("code", f"generated source:\n{compiled.forward_source}{compiled.backward_source}")
         cached = " (generated sources from the disk cache)" if compiled.from_cache else ""
         _logging.log("timings", f"compiled {graph.name}: {timings}{cached}")
-        return _Entry(graph, compiled, captured, ctx.getters, rebuild, tensor_pos)
+        return _Entry(graph, compiled, captured, ctx.getters, rebuild, tensor_pos, ctx.effects,
+                      len(atoms))
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if current_trace() is not None:

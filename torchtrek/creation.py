@@ -124,10 +124,21 @@ def _size(size: Sequence[Any]) -> tuple[int, ...]:
     return tuple(out)
 
 
+def _tracing() -> bool:
+    from .tracer import current_trace
+
+    return current_trace() is not None
+
+
 def _filled(size: Sequence[Any], value: Any, dtype: DType | None, requires_grad: bool,
             device: Any) -> Tensor:
     _check_device(device)
     d = dtype or F.get_default_dtype()
+    if _tracing():  # inside a compiled function: a graph constant, not a captured array
+        from ._dispatch import bind
+
+        out = bind("full", [], {"shape": _size(size), "value": value, "dtype": d})
+        return out.requires_grad_(True) if requires_grad else out
     return _finish(np.full(_size(size), value, dtype=d.name), requires_grad)
 
 
@@ -192,6 +203,12 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: DType | None = 
         is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = dtypes.int64 if is_int else F.get_default_dtype()
     n = max(0, math.ceil((end - start) / step))
+    if _tracing():
+        from ._dispatch import bind
+
+        ramp = bind("iota", [], {"shape": (n,), "dim": 0, "dtype": dtype})
+        out = ramp if (start, step) == (0, 1) else ramp * step + start
+        return F.cast(out, dtype) if out.dtype is not dtype else out
     # torch computes start + i*step in double, then casts
     arr = (start + np.arange(n, dtype=np.float64) * step) if dtype.is_floating_point else (
         start + np.arange(n, dtype=np.int64) * step)

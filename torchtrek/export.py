@@ -20,6 +20,10 @@ from .runtime.compiled import CompiledGraph
 from .tensor import Tensor
 
 PARAMS_FILE = "params.npz"
+# Names the exported module defines itself; a user's argument never takes one.
+_RESERVED = frozenset({"params", "load_params", "forward", "backward", "value_and_grad", "_p",
+                       "_outs", "_res", "_grads", "_forward", "_backward", "_PARAMS", "_PARAM_NAMES",
+                       "here", "data", "loaded", "path"})
 
 
 def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
@@ -31,7 +35,7 @@ def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
 
     With grad=True, `backward` and `value_and_grad` return gradients with respect to the
     inputs named in `wrt`; by default the parameters (tensors `fn` reads from outside)
-    when there are any, else every floating-point argument."""
+    that are floating point when there are any, else every floating-point argument."""
     from .compiler import trace_function
 
     if target != "numpy":
@@ -44,7 +48,9 @@ def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
     inputs = [example_args[i] for i in tensor_pos] + captured
     in_names = [v.hint for v in graph.inputs]
     if wrt is None:
-        wanted = in_names[len(tensor_pos):] or in_names
+        floats = [n for n, t in zip(in_names, inputs) if t.dtype.is_floating_point]
+        params = [n for n in floats if in_names.index(n) >= len(tensor_pos)]
+        wanted = params or floats
     else:
         unknown = sorted(set(wrt) - set(in_names))
         if unknown:
@@ -56,7 +62,7 @@ def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
         raise ValueError("export(grad=True): no output depends on a floating-point input")
 
     fwd_graph = cg.forward_graph
-    names = value_names(fwd_graph)
+    names = value_names(fwd_graph, reserved=_RESERVED)
     in_vars = cg.graph.inputs
     n_args = len(tensor_pos)
     arg_names = [names[v] for v in in_vars[:n_args]]
@@ -70,7 +76,7 @@ def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
     out_types = [str(o.type) for o in outs]
     call_args = list(arg_names)
     signature_args = call_args + (["*", "params=None"] if param_keys else [])
-    impl_args = call_args + [f'p["{k}"]' for k in param_keys]
+    impl_args = call_args + [f'_p["{k}"]' for k in param_keys]
     wrt_named = [(in_vars[i].hint, str(in_vars[i].type)) for i in cg.wrt_indices]
     ct_names = [f"grad_{names[outs[i]]}" if hasattr(outs[i], "hint") else f"grad_out{i}"
                 for i in cg.ct_outputs]
@@ -89,6 +95,8 @@ def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
         grad=bool(cg.ct_outputs), wrt=wrt_named, value_and_grad=scalar_out,
         out_dtype=outs[0].dtype.name if outs else "float32",
         params=list(zip(param_keys, param_codes, [str(v.type) for v in param_vars])),
+        param_tuple="".join(f'"{k}", ' for k in param_keys).rstrip(" ")
+        if len(param_keys) == 1 else ", ".join(f'"{k}"' for k in param_keys),
         params_file=PARAMS_FILE, n_outputs=len(outs),
         forward_impl=render_function(fwd_graph, "_forward"),
         backward_impl=render_function(cg.backward_graph, "_backward") if cg.ct_outputs else "",

@@ -12,6 +12,7 @@ from ._tensor_str import format_tensor
 from .ir import dtypes
 from .ir.dtypes import DType
 from .ir.graph import TensorType, Var
+from . import tracer as _tracer
 from .tracer import trace_error
 
 _NP_TO_DTYPE: dict[np.dtype, DType] = {np.dtype(d.name): d for d in dtypes.ALL_DTYPES}
@@ -53,7 +54,7 @@ class Size(tuple):
 
 
 class Tensor:
-    __slots__ = ("_data", "_dtype", "_var", "_trace", "requires_grad", "grad", "grad_fn",
+    __slots__ = ("_data", "_dtype", "_var", "_trace", "requires_grad", "_grad", "grad_fn",
                  "_out_index", "_hint", "__weakref__")
 
     def __init__(self, data: Any = (), *, requires_grad: bool = False) -> None:
@@ -69,7 +70,7 @@ class Tensor:
         self._var: Var | None = None
         self._trace = None
         self.requires_grad = False
-        self.grad: Tensor | None = None
+        self._grad: Tensor | None = None
         self.grad_fn: Any = None
         self._out_index = 0
         self._hint = "c"
@@ -143,6 +144,19 @@ class Tensor:
         return self._dtype.is_floating_point
 
     # ------------------------------------------------------------- autograd
+    @property
+    def grad(self) -> "Tensor | None":
+        if self._var is None and _tracer.current_trace() is not None:
+            _tracer.current_trace().note_grad_read(self)
+        return self._grad
+
+    @grad.setter
+    def grad(self, value: "Tensor | None") -> None:
+        if self._var is None and _tracer.current_trace() is not None:
+            # a side effect on a real tensor while tracing: the compiled code replays it
+            _tracer.current_trace().note_grad_write(self)
+        self._grad = value
+
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if not self.is_leaf:
             raise RuntimeError(
@@ -158,7 +172,9 @@ class Tensor:
     def backward(self, gradient: Any = None, retain_graph: bool | None = None,
                  create_graph: bool = False) -> None:
         if self._var is not None:
-            raise trace_error("backward() inside a traced function")
+            from .compiler import trace_backward
+
+            return trace_backward(self, gradient)
         if create_graph:
             raise NotImplementedError(
                 "create_graph=True is not supported yet; use tt.grad(tt.grad(f)) for higher "
@@ -269,54 +285,61 @@ class Tensor:
         return F.mul(self, 1) if self._dtype is not dtypes.bool_ else F.logical_and(self, True)
 
     # ------------------------------------------------------------- in place
-    def _inplace(self, result: "Tensor") -> "Tensor":
-        if self._var is not None:
-            raise trace_error("in-place ops inside a traced function (not supported yet)")
+    def _inplace(self, compute: Any) -> "Tensor":
+        """Apply `compute()` (the new value) in place. Eagerly the array is overwritten;
+        while tracing, a traced value is rebound and a real tensor's write is recorded
+        for the compiled code to replay at every call."""
         if self.requires_grad and self.is_leaf and autograd.is_grad_enabled():
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation."
             )
         if self.grad_fn is not None and autograd.is_grad_enabled():
             raise RuntimeError("in-place ops on tensors that have a grad_fn are not supported yet")
-        if tuple(result.shape) != tuple(self.shape):
-            raise RuntimeError(
-                f"output with shape {list(self.shape)} doesn't match the broadcast shape "
-                f"{list(result.shape)}"
-            )
-        np.copyto(self._data, result._data, casting="unsafe")
+        with autograd.no_grad():
+            result = compute()
+            if tuple(result.shape) != tuple(self.shape):
+                raise RuntimeError(
+                    f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                    f"{list(result.shape)}"
+                )
+            if result._dtype is not self._dtype:
+                result = F.cast(result, self._dtype)
+        ctx = _tracer.current_trace()
+        if self._var is not None:
+            self._var = result._var
+        elif ctx is not None:
+            ctx.note_mutation(self, result._var)
+        else:
+            np.copyto(self._data, result._data, casting="unsafe")
         return self
 
     def add_(self, other: Any, *, alpha: Any = None) -> "Tensor":
-        with autograd.no_grad():
-            return self._inplace(F.add(self, other, alpha=alpha))
+        return self._inplace(lambda: F.add(self, other, alpha=alpha))
 
     def sub_(self, other: Any, *, alpha: Any = None) -> "Tensor":
-        with autograd.no_grad():
-            return self._inplace(F.sub(self, other, alpha=alpha))
+        return self._inplace(lambda: F.sub(self, other, alpha=alpha))
 
     def mul_(self, other: Any) -> "Tensor":
-        with autograd.no_grad():
-            return self._inplace(F.mul(self, other))
+        return self._inplace(lambda: F.mul(self, other))
 
     def div_(self, other: Any) -> "Tensor":
-        with autograd.no_grad():
-            return self._inplace(F.div(self, other))
+        return self._inplace(lambda: F.div(self, other))
 
     def zero_(self) -> "Tensor":
         return self.fill_(0)
 
     def fill_(self, value: Any) -> "Tensor":
-        if self.requires_grad and self.is_leaf and autograd.is_grad_enabled():
-            raise RuntimeError(
-                "a leaf Variable that requires grad is being used in an in-place operation."
-            )
-        self._data[...] = value
-        return self
+        from ._dispatch import bind
+
+        return self._inplace(lambda: bind(
+            "full", [], {"shape": tuple(self.shape), "value": value, "dtype": self._dtype}))
 
     def copy_(self, src: "Tensor") -> "Tensor":
-        with autograd.no_grad():
-            return self._inplace(F.broadcast_to(F.cast(src, self._dtype), tuple(self.shape))
-                                 if tuple(src.shape) != tuple(self.shape) else F.cast(src, self._dtype))
+        def compute() -> "Tensor":
+            v = F.cast(src, self._dtype)
+            return F.broadcast_to(v, tuple(self.shape)) if tuple(v.shape) != tuple(self.shape) else v
+
+        return self._inplace(compute)
 
     # ------------------------------------------------------------- repr
     def __repr__(self) -> str:

@@ -62,6 +62,12 @@ class TraceContext:
         self.inputs: list[Var] = []
         self.captured: list[tuple[Any, Var]] = []  # (outside tensor, its input Var)
         self._captured_ids: dict[int, Var] = {}
+        # Side effects on real objects, replayed by the compiled code at every call:
+        self.mutated: dict[int, tuple[Any, Var]] = {}  # in-place ops: tensor -> new value
+        self.grad_saved: dict[int, tuple[Any, Any]] = {}  # .grad written: tensor -> original
+        self.grad_read: dict[int, Any] = {}  # .grad read before any write (a guard)
+        self.arg_tensors: list[Any] = []  # the symbolic stand-ins for tensor arguments
+        self.did_backward = False
 
     def new_input(self, type: TensorType, hint: str) -> Var:
         v = Var(type, hint)
@@ -69,6 +75,8 @@ class TraceContext:
         return v
 
     def capture(self, tensor: Any, type: TensorType, hint: str) -> Var:
+        if id(tensor) in self.mutated:
+            return self.mutated[id(tensor)][1]  # its value after an in-place op
         v = self._captured_ids.get(id(tensor))
         if v is None:
             v = Var(type, hint)
@@ -79,6 +87,17 @@ class TraceContext:
     def record(self, op: str, inputs: Sequence[Atom], attrs: dict[str, Any],
                hint: str | None = None, loc: SourceLoc | None = None) -> Var:
         return self.builder.emit(op, inputs, hint=hint, loc=loc or user_location(), **attrs)
+
+    def note_mutation(self, tensor: Any, value: Var) -> None:
+        self.mutated[id(tensor)] = (tensor, value)
+
+    def note_grad_write(self, tensor: Any) -> None:
+        if id(tensor) not in self.grad_saved:
+            self.grad_saved[id(tensor)] = (tensor, tensor._grad)
+
+    def note_grad_read(self, tensor: Any) -> None:
+        if id(tensor) not in self.grad_saved and id(tensor) not in self.grad_read:
+            self.grad_read[id(tensor)] = tensor
 
     def graph(self, outputs: Sequence[Atom]) -> Graph:
         """The recorded graph; captured values come after the declared inputs."""

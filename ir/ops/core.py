@@ -322,3 +322,20 @@ def sum_to(b: Builder, g: Atom, shape: tuple[int, ...]) -> Atom:
 # detach: the identity that stops gradients (tensor.detach(), no_grad inside a trace)
 register(OpDef("detach", "movement", lambda types, a: (types[0],), torch_name="Detach",
                differentiable=False, emit={"numpy": "{0}"}))
+
+
+# iota: 0, 1, 2, ... along `dim`, broadcast to `shape` (arange inside traces, one_hot)
+def _emit_iota(args: list[str], a: dict[str, Any], in_types, out_type) -> str:
+    shape, dim = a["shape"], a["dim"]
+    view = tuple(s if i == dim else 1 for i, s in enumerate(shape))
+    ramp = f"np.arange({shape[dim]}, dtype=np.{out_type.dtype.name})"
+    if len(shape) == 1:
+        return ramp
+    return f"np.broadcast_to({ramp}.reshape({view}), {shape})"
+
+
+register(OpDef(
+    "iota", "creation",
+    lambda types, a: (TensorType(tuple(a["shape"]), a["dtype"]),),
+    vjp=lambda b, e, ct: [], torch_name="Arange", emit={"numpy": _emit_iota},
+))
