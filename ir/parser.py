@@ -98,12 +98,18 @@ def parse(text: str) -> Graph:
         return Literal(ast.literal_eval(value), _LONG[ty])
 
     eqns: list[Eqn] = []
-    outputs: list[Atom] = []
+    outputs: list[Atom] | None = None
+    closed = False
     for lineno, raw in enumerate(lines[1:], start=2):
         body, _, comment = raw.partition("#")
         body = body.strip()
         if body == "}":
+            closed = True
+            if lineno != len(lines):
+                raise IRParseError(f"line {lineno + 1}: text after the closing '}}'")
             break
+        if outputs is not None:
+            raise IRParseError(f"line {lineno}: nothing may follow 'return' but '}}'")
         if body.startswith("return"):
             outputs = [atom(t, lineno) for t in _split_top(body[len("return"):])]
             continue
@@ -130,6 +136,10 @@ def parse(text: str) -> Graph:
         eqns.append(Eqn(op, ins, tuple(outs), freeze_attrs(attrs), loc))
         for o in outs:
             env[o.hint] = o
+    if outputs is None:
+        raise IRParseError(f"graph {m.group(1)} has no 'return' line (truncated file?)")
+    if not closed:
+        raise IRParseError(f"graph {m.group(1)} is not closed with '}}' (truncated file?)")
     return Graph(m.group(1), inputs, eqns, outputs)
 
 

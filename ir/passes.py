@@ -140,6 +140,13 @@ def fold_constants(graph: Graph) -> Graph:
     for e in graph.eqns:
         op = get_op(e.op)
         out = e.outputs[0]
+        if e.op in ("reshape", "broadcast_to", "permute", "cast", "detach") and \
+                isinstance(e.inputs[0], Var) and e.inputs[0] in consts:
+            # a constant moved or cast is still a constant
+            value = consts[e.inputs[0]].value
+            e = Eqn("full", (), e.outputs, (("dtype", out.dtype), ("shape", out.shape),
+                                           ("value", value)), e.loc)
+            changed = True
         if e.op == "full":
             v = e.params["value"]
             v = float(v) if out.dtype.is_floating_point else (bool(v) if out.dtype.name == "bool" else int(v))
@@ -169,6 +176,14 @@ def fold_constants(graph: Graph) -> Graph:
     if not changed:
         return graph
     return Graph(graph.name, graph.inputs, eqns, graph.outputs, graph.meta)
+
+
+def strip_detach(graph: Graph) -> Graph:
+    """Drop `detach` (it only matters to autodiff): run after the backward is built."""
+    subst = {e.outputs[0]: e.inputs[0] for e in graph.eqns if e.op == "detach"}
+    if not subst:
+        return graph
+    return _replace(graph, [e for e in graph.eqns if e.op != "detach"], subst)
 
 
 def optimize(graph: Graph) -> Graph:

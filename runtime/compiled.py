@@ -73,7 +73,9 @@ class CompiledGraph:
             fwd = dce(Graph(self._graph.name, self._graph.inputs, self._graph.eqns,
                             list(self._graph.outputs) + residuals, self._graph.meta))
             self.ct_outputs, self.wrt_indices = list(bw.ct_outputs), list(bw.wrt)
-        self._forward_graph = fwd
+        self._forward_graph = fwd = passes.strip_detach(fwd)
+        if self._backward is not None:
+            self._backward.graph = passes.strip_detach(self._backward.graph)
         if passes.DEBUG:
             for g in (self._graph, fwd) + ((self._backward.graph,) if self._backward else ()):
                 passes.verify(g)

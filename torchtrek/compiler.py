@@ -231,6 +231,7 @@ def trace_function(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str
         else:
             sym_args.append(a)
     outside = _outside_refs(fn)
+    ctx.outside_names = {k: name for k, (name, _) in outside.items()}
     with tracing(ctx):
         out = fn(*sym_args, **kwargs)
         flat, rebuild = _flatten(out)

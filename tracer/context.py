@@ -68,6 +68,7 @@ class TraceContext:
         self.grad_read: dict[int, Any] = {}  # .grad read before any write (a guard)
         self.arg_tensors: list[Any] = []  # the symbolic stand-ins for tensor arguments
         self.did_backward = False
+        self.outside_names: dict[int, str] = {}  # how the function names outside tensors
 
     def new_input(self, type: TensorType, hint: str) -> Var:
         v = Var(type, hint)
@@ -79,7 +80,7 @@ class TraceContext:
             return self.mutated[id(tensor)][1]  # its value after an in-place op
         v = self._captured_ids.get(id(tensor))
         if v is None:
-            v = Var(type, hint)
+            v = Var(type, self.outside_names.get(id(tensor), hint))
             self._captured_ids[id(tensor)] = v
             self.captured.append((tensor, v))
         return v
