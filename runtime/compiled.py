@@ -29,7 +29,12 @@ def _phase(timings: Any, name: str) -> Any:
 
 class CompiledGraph:
     def __init__(self, graph: Graph, wrt: Sequence[bool] = (), *, persistent: bool = False,
-                 timings: Any = None) -> None:
+                 timings: Any = None, backend: str = "numpy") -> None:
+        if backend not in ("numpy", "cuda"):
+            raise ValueError(f"unknown backend {backend!r} (expected 'numpy' or 'cuda')")
+        self.backend = backend
+        persistent = persistent and backend == "numpy"
+        self._modules: dict[str, Any] = {}  # CUDA: name -> CudaModule
         self.wrt = tuple(wrt)
         self.n_outputs = len(graph.outputs)
         self.from_cache = False
@@ -47,8 +52,27 @@ class CompiledGraph:
             if key is not None:
                 disk_cache.store(key, self._payload())
         with _phase(timings, "load"):
-            self.forward_fn: Callable[..., tuple] = load_function(self.forward_source, self._fwd_name)
+            self.forward_fn: Callable[..., tuple] = self._load("forward")
         self._backward_fn: Callable[..., tuple] | None = None
+
+    def _codegen(self, graph: Graph, which: str) -> str:
+        if self.backend == "cuda":
+            from ..codegen.cuda.generator import generate as cuda_generate
+
+            module = self._modules[which] = cuda_generate(graph)
+            return module.text
+        return generate(graph)
+
+    def _load(self, which: str) -> Callable[..., tuple]:
+        if self.backend == "cuda":
+            from . import cuda
+
+            m = self._modules[which]
+            sig = tuple((k.name, len(k.args)) for k in m.kernels)
+            return cuda.load(m.cuda_source, m.launcher_source, m.fn_name, sig)
+        if which == "forward":
+            return load_function(self.forward_source, self._fwd_name)
+        return load_function(self.backward_source, self._bwd_name)
 
     # ------------------------------------------------------------ generation
     def _generate(self, graph: Graph, timings: Any) -> None:
@@ -83,10 +107,10 @@ class CompiledGraph:
                     raise passes.VerifyError(f"IR text does not round-trip:\n{g}")
         with _phase(timings, "codegen"):
             self._fwd_name = names_safe(fwd.name)
-            self.forward_source = generate(fwd)
+            self.forward_source = self._codegen(fwd, "forward")
             if self._backward is not None:
                 self._bwd_name = names_safe(self._backward.graph.name)
-                self.backward_source = generate(self._backward.graph)
+                self.backward_source = self._codegen(self._backward.graph, "backward")
 
     def _payload(self) -> dict[str, Any]:
         return {
@@ -140,15 +164,20 @@ class CompiledGraph:
     # ------------------------------------------------------------ running
     def backward_fn(self) -> Callable[..., tuple]:
         if self._backward_fn is None:
-            self._backward_fn = load_function(self.backward_source, self._bwd_name)
+            self._backward_fn = self._load("backward")
         return self._backward_fn
 
-    def run(self, arrays: Sequence[np.ndarray]) -> tuple[list[np.ndarray], tuple]:
+    def run(self, arrays: Sequence[Any]) -> tuple[list[Any], tuple]:
+        n = self.n_outputs
+        if self.backend == "cuda":
+            res = self.forward_fn(*arrays)
+            return list(res[:n]), res[n:]
         with np.errstate(all="ignore"):
             res = self.forward_fn(*arrays)
-        n = self.n_outputs
         return [np.asarray(r) for r in res[:n]], res[n:]
 
-    def run_backward(self, residuals: tuple, cts: Sequence[np.ndarray]) -> list[np.ndarray]:
+    def run_backward(self, residuals: tuple, cts: Sequence[Any]) -> list[Any]:
+        if self.backend == "cuda":
+            return list(self.backward_fn()(*residuals, *cts))
         with np.errstate(all="ignore"):
             return [np.asarray(g) for g in self.backward_fn()(*residuals, *cts)]

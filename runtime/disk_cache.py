@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -69,11 +70,18 @@ def load(key: str) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError, UnicodeDecodeError):
-        try:
-            path.unlink()  # corrupt: drop it; the caller regenerates and rewrites
-        except OSError:
-            pass
+        _remove(path)  # corrupt: drop it; the caller regenerates and rewrites
         return None
+
+
+def _remove(path: Path) -> None:
+    try:
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except OSError:
+        pass
 
 
 def store(key: str, payload: dict[str, Any]) -> None:
@@ -83,6 +91,8 @@ def store(key: str, payload: dict[str, Any]) -> None:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump({"key": key, "payload": payload}, f)
+        if path.is_dir():
+            _remove(path)  # something foreign in the entry's place
         os.replace(tmp, path)  # atomic: readers see the old file or the new one
     except OSError:
         pass  # a read-only or full disk only costs the cache

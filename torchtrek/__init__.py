@@ -17,6 +17,7 @@ from .ir.dtypes import (
     int64,
     uint8,
 )
+from .devices import cuda, device
 from .tensor import Size, Tensor
 from .tracer import TraceError
 from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
@@ -51,6 +52,9 @@ from .compiler import compile, grad, trace, value_and_grad
 from .explain import explain
 from .export import export
 from . import autograd, debug, nn
+from . import optim
+from .serialization import save
+from .serialization import load
 
 def _attach_methods() -> None:
     from .tensor import _method

@@ -80,13 +80,17 @@ def _eager(op: str, operands: Sequence[Any], attrs: dict[str, Any],
     key_parts: list[Any] = []
     grad_on = autograd._grad_enabled
     wrt = []
+    backend = _device_of(operands)
+    if backend == "cuda":
+        operands = [_to_cuda_scalar(o) for o in operands]
     for o in operands:
         if isinstance(o, Const):
             key_parts.append(o)  # baked into the kernel (its value is part of the key)
             wrt.append(False)
         elif isinstance(o, Literal):
             # a user's Python scalar: a kernel argument, so new values reuse the kernel
-            arrays.append(np.asarray(o.value, dtype=o.dtype.name))
+            host = np.asarray(o.value, dtype=o.dtype.name)
+            arrays.append(host if backend == "numpy" else _cuda().to_device(host))
             key_parts.append(o.dtype)
             wrt.append(False)
         else:
@@ -96,13 +100,13 @@ def _eager(op: str, operands: Sequence[Any], attrs: dict[str, Any],
                     "from the traced function instead"
                 )
             arrays.append(o._data)
-            key_parts.append((o._data.shape, o._dtype))
+            key_parts.append((tuple(o._data.shape), o._dtype))
             wrt.append(grad_on and o.requires_grad)
     frozen = freeze_attrs(attrs)
-    key = (op, frozen, tuple(key_parts), tuple(wrt))
+    key = (op, frozen, tuple(key_parts), tuple(wrt), backend)
     cg = _EAGER.get(key)
     if cg is None:
-        cg = _EAGER[key] = _compile_single(op, operands, attrs, wrt)
+        cg = _EAGER[key] = _compile_single(op, operands, attrs, wrt, backend)
     outs, residuals = cg.run(arrays)
     out = Tensor._wrap(outs[0])
     if any(wrt) and cg.ct_outputs:
@@ -132,8 +136,41 @@ def _edge(t: Any) -> tuple | None:
     return ("node", t.grad_fn, t._out_index)
 
 
+def _cuda() -> Any:
+    from .runtime import cuda
+
+    return cuda
+
+
+def _device_of(operands: Sequence[Any]) -> str:
+    """'cuda' if any operand lives on the GPU; all must agree (0-d CPU tensors may join
+    a GPU op, as in torch)."""
+    from .runtime.arrays import on_device
+
+    devices = {("cuda" if on_device(o._data) else "cpu") for o in operands
+               if not isinstance(o, Literal) and o._data is not None}
+    if len(devices) <= 1:
+        return "cuda" if devices == {"cuda"} else "numpy"
+    cpu_ok = all(o._data.ndim == 0 for o in operands
+                 if not isinstance(o, Literal) and not on_device(o._data))
+    if cpu_ok:
+        return "cuda"
+    raise RuntimeError(
+        "Expected all tensors to be on the same device, but found at least two devices, "
+        "cuda:0 and cpu!"
+    )
+
+
+def _to_cuda_scalar(o: Any) -> Any:
+    from .runtime.arrays import on_device
+
+    if isinstance(o, Literal) or on_device(o._data):
+        return o
+    return o.to("cuda")  # a 0-d CPU tensor joining a GPU op
+
+
 def _compile_single(op: str, operands: Sequence[Any], attrs: dict[str, Any],
-                    wrt: Sequence[bool]) -> CompiledGraph:
+                    wrt: Sequence[bool], backend: str = "numpy") -> CompiledGraph:
     from .ir.builder import Builder
 
     names = "abcdefgh"
@@ -151,7 +188,7 @@ def _compile_single(op: str, operands: Sequence[Any], attrs: dict[str, Any],
         kept_wrt.append(wrt[i])
     b = Builder()
     out = b.emit(op, atoms, **attrs)
-    return CompiledGraph(Graph(op, inputs, b.eqns, [out]), kept_wrt)
+    return CompiledGraph(Graph(op, inputs, b.eqns, [out]), kept_wrt, backend=backend)
 
 
 def edge_of(t: Any) -> tuple | None:

@@ -167,6 +167,7 @@ def format_tensor(
     dtype_name: str,
     suffixes: list[str] = (),  # type: ignore[assignment]  # any sequence works
     default_dtype_name: str = "float32",
+    device: str | None = None,
 ) -> str:
     """repr of a tensor: 'tensor(...)' with torch's number formatting, nesting, line wrapping
     (linewidth 80), summarization (threshold 1000, edgeitems 3), precision 4, sci mode rules,
@@ -175,7 +176,7 @@ def format_tensor(
     values = numpy.asarray(values)
     prefix = "tensor("
     indent = len(prefix)
-    own: list[str] = []
+    own: list[str] = [f"device='{device}'"] if device else []  # torch names it first
     dtype_suffix = f"dtype=torchtrek.{dtype_name}"
 
     if values.size == 0:

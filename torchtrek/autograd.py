@@ -12,6 +12,8 @@ from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 import numpy as np
 
+from .runtime import arrays
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 _grad_enabled = True
@@ -106,15 +108,40 @@ class Node:
                 "calling backward."
             )
         full = []
+        like = next((c for c in cts if c is not None), None)
         for i in self.compiled.ct_outputs:
             c = cts[i]
             shape, dtype = self.out_types[i]
-            full.append(np.zeros(shape, dtype) if c is None else c)
+            full.append(arrays.full_like_spec(shape, dtype, 0, like) if c is None else c)
         return self.compiled.run_backward(self.residuals, full)
 
     def release(self) -> None:
         if self.saves_tensors:  # a node that saved no tensor can run again, as in torch
             self.residuals = None
+
+
+class MoveNode(Node):
+    """Backward of a device move: the gradient moves back (ToCopyBackward0)."""
+
+    __slots__ = ("to_device",)
+
+    def __init__(self, to_device: bool, edges: list, out_types: list) -> None:
+        super().__init__(None, (), edges, out_types, saves_tensors=False)
+        self.to_device = to_device  # where the gradient goes: the source's device
+
+    def name(self) -> str:
+        return "ToCopyBackward0"
+
+    def apply(self, cts: list[Any]) -> list[Any]:
+        from .runtime import cuda
+
+        (c,) = cts
+        if c is None:
+            shape, dtype = self.out_types[0]
+            c = np.zeros(shape, dtype)
+        if self.to_device:
+            return [c if arrays.on_device(c) else cuda.to_device(np.asarray(c))]
+        return [cuda.to_host(c) if arrays.on_device(c) else c]
 
 
 _NODE_CLASSES: dict[str, type] = {}
@@ -180,18 +207,19 @@ def run_backward(roots: Sequence[Any], grads: Sequence[np.ndarray], retain_graph
                 ready.append(child)
 
 
-def _accumulate_leaf(t: Any, g: np.ndarray) -> None:
+def _accumulate_leaf(t: Any, g: Any) -> None:
     if not t.requires_grad:
         return
     from .tensor import Tensor
 
-    g = np.asarray(g, dtype=t._data.dtype)
-    if g.shape != t._data.shape:
-        g = np.broadcast_to(g, t._data.shape)
+    if not arrays.on_device(g):
+        g = np.asarray(g, dtype=t._data.dtype)
+        if g.shape != t._data.shape:
+            g = np.broadcast_to(g, t._data.shape)
     if t.grad is None:
-        t.grad = Tensor._wrap(np.array(g, copy=True))
+        t.grad = Tensor._wrap(arrays.copy(g))
     else:
-        t.grad = Tensor._wrap(t.grad._data + g)
+        t.grad = Tensor._wrap(arrays.add(t.grad._data, g))
 
 
 def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None = None) -> None:
@@ -210,7 +238,7 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
         if g is None:
             if t.numel() != 1:
                 raise RuntimeError("grad can be implicitly created only for scalar outputs")
-            g_arr = np.ones(t._data.shape, t._data.dtype)
+            g_arr = arrays.full_like_spec(t._data.shape, t._data.dtype, 1, t._data)
         else:
             g_arr = g._data if isinstance(g, Tensor) else np.asarray(g)
             if g_arr.shape != t._data.shape:
@@ -218,7 +246,11 @@ def backward(tensors: Any, grad_tensors: Any = None, retain_graph: bool | None =
                     f"Mismatch in shape: grad_output[0] has a shape of {_size(g_arr.shape)} and "
                     f"output[0] has a shape of {_size(t._data.shape)}."
                 )
-            g_arr = g_arr.astype(t._data.dtype, copy=False)
+            if arrays.on_device(g_arr) != arrays.on_device(t._data):
+                raise RuntimeError(
+                    f"invalid gradient at index {i} - expected device {t.device} but got {g.device}")
+            if not arrays.on_device(g_arr):
+                g_arr = g_arr.astype(t._data.dtype, copy=False)
         grads.append(g_arr)
     run_backward(roots, grads, bool(retain_graph))
 

@@ -170,8 +170,10 @@ def cmd_codegen(a: argparse.Namespace) -> int:
     if not path.is_file():
         raise UsageError(f"no such file: {a.file}")
     try:
-        graph = parse(path.read_text())
+        graph = parse(path.read_text(encoding="utf-8"))
         verify(graph)
+    except UnicodeDecodeError:
+        raise UsageError(f"{a.file} is not UTF-8 text (expected IR as printed by `torchtrek ir`)") from None
     except (IRParseError, VerifyError) as err:
         raise UsageError(f"{a.file}: {err}") from None
     except (RuntimeError, KeyError, IndexError) as err:

@@ -21,6 +21,7 @@ from .ir.passes import optimize
 from .runtime.compiled import CompiledGraph
 import numpy as np
 
+from .runtime import arrays
 from .tensor import Tensor
 from .tracer import TraceContext, TraceError, current_trace, tracing
 
@@ -136,7 +137,7 @@ def _flatten(out: Any) -> tuple[list[Tensor], Callable[[list[Any]], Any]]:
 
 def _arg_key(a: Any) -> Any:
     if isinstance(a, Tensor):
-        return ("T", tuple(a.shape), a.dtype, a.requires_grad)
+        return ("T", tuple(a.shape), a.dtype, a.requires_grad, str(a.device))
     try:
         hash(a)
         return ("V", type(a).__name__, a)
@@ -175,20 +176,21 @@ class _Entry:
         kind, ref = target
         return captured[ref] if kind == "captured" else args[ref] if kind == "arg" else ref
 
-    def _apply_effects(self, args: Sequence[Any], captured: list[Any], values: list[np.ndarray]) -> None:
+    def _apply_effects(self, args: Sequence[Any], captured: list[Any], values: list[Any]) -> None:
         fx = self.effects
         for idx, vi in fx.mutations:
-            np.copyto(captured[idx]._data, values[vi], casting="unsafe")
+            arrays.copy_into(captured[idx]._data, values[vi])
         for target, kind, payload in fx.grads:
             t = self._target(target, args, captured)
             if kind == "none":
                 t._grad = None
             elif kind == "value":
                 g = values[payload]
-                if t._grad is not None and t._grad._data.shape == g.shape:
-                    np.copyto(t._grad._data, g)  # keep the .grad object, as torch does
+                if t._grad is not None and tuple(t._grad._data.shape) == tuple(g.shape) and \
+                        arrays.on_device(t._grad._data) == arrays.on_device(g):
+                    arrays.copy_into(t._grad._data, g)  # keep the .grad object, as torch does
                 else:
-                    t._grad = Tensor._wrap(np.array(g, copy=True))
+                    t._grad = Tensor._wrap(arrays.copy(g))
             else:
                 t._grad = payload
 
@@ -219,6 +221,7 @@ def trace_function(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str
     flat outputs (Tensors), the output rebuilder and the positions of tensor args.
     `ctx.getters` holds, per captured tensor, how to read it again at call time."""
     ctx = TraceContext(name or getattr(fn, "__name__", "f").replace("<lambda>", "lambda"))
+    ctx.device = next((a.device for a in args if isinstance(a, Tensor)), None)
     names = _param_names(fn, len(args))
     sym_args: list[Any] = []
     tensor_pos = []
@@ -380,7 +383,13 @@ class CompiledFunction:
             wrt = [False] * len(inputs)  # the function differentiated itself (a training step)
         else:
             wrt = [t.requires_grad and autograd.is_grad_enabled() for t in inputs]
-        compiled = CompiledGraph(graph, wrt, persistent=True, timings=timings)
+        devices = {str(t.device) for t in inputs}
+        if len(devices) > 1:
+            raise RuntimeError(
+                "Expected all tensors to be on the same device, but found at least two devices, "
+                + " and ".join(sorted(devices)) + "! (in a compiled function's inputs)")
+        backend = "cuda" if devices == {"cuda:0"} else "numpy"
+        compiled = CompiledGraph(graph, wrt, persistent=True, timings=timings, backend=backend)
         _logging.log("ir", f"forward graph:\n{compiled.graph}")
         if compiled.has_backward:
             _logging.log("backward", f"backward graph:\n{compiled.backward_graph}")

@@ -12,6 +12,7 @@ import numpy as np
 from . import functional as F
 from .ir import dtypes
 from .ir.dtypes import DType
+from . import devices as _device
 from .tensor import Tensor, dtype_of_array
 
 _rng = np.random.default_rng(0)
@@ -26,16 +27,21 @@ def manual_seed(seed: int) -> Any:
     return _rng
 
 
-def _finish(arr: np.ndarray, requires_grad: bool) -> Tensor:
-    t = Tensor._wrap(arr)
+def _finish(arr: np.ndarray, requires_grad: bool, device: Any = None) -> Tensor:
+    if device is not None and _device.device(device).type == "cuda":
+        from .runtime import cuda
+
+        t = Tensor._wrap(cuda.to_device(np.ascontiguousarray(arr)))
+    else:
+        t = Tensor._wrap(arr)
     if requires_grad:
         t.requires_grad_(True)
     return t
 
 
 def _check_device(device: Any) -> None:
-    if device is not None and str(device).split(":")[0] != "cpu":
-        raise RuntimeError(f"device {device!r} is not available (only 'cpu' is supported yet)")
+    if device is not None:
+        _device.device(device)  # validates the spec
 
 
 def _infer_dtype(data: Any) -> DType:
@@ -90,7 +96,7 @@ def tensor(data: Any, dtype: DType | None = None, device: Any = None,
             arr = np.array(nested, dtype=d.name)
         except ValueError as err:
             raise ValueError(f"expected a rectangular (non-ragged) sequence: {err}") from None
-    return _finish(arr, requires_grad)
+    return _finish(arr, requires_grad, device)
 
 
 def as_tensor(data: Any, dtype: DType | None = None, device: Any = None) -> Tensor:
@@ -139,7 +145,7 @@ def _filled(size: Sequence[Any], value: Any, dtype: DType | None, requires_grad:
 
         out = bind("full", [], {"shape": _size(size), "value": value, "dtype": d})
         return out.requires_grad_(True) if requires_grad else out
-    return _finish(np.full(_size(size), value, dtype=d.name), requires_grad)
+    return _finish(np.full(_size(size), value, dtype=d.name), requires_grad, device)
 
 
 def zeros(*size: Any, dtype: DType | None = None, device: Any = None,
@@ -212,10 +218,11 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: DType | None = 
     # torch computes start + i*step in double, then casts
     arr = (start + np.arange(n, dtype=np.float64) * step) if dtype.is_floating_point else (
         start + np.arange(n, dtype=np.int64) * step)
-    return _finish(arr.astype(dtype.name), requires_grad)
+    return _finish(arr.astype(dtype.name), requires_grad, device)
 
 
-def _random(size: Sequence[Any], dtype: DType | None, requires_grad: bool, normal: bool) -> Tensor:
+def _random(size: Sequence[Any], dtype: DType | None, requires_grad: bool, normal: bool,
+            device: Any = None) -> Tensor:
     from .tracer import current_trace
 
     d = dtype or F.get_default_dtype()
@@ -227,19 +234,19 @@ def _random(size: Sequence[Any], dtype: DType | None, requires_grad: bool, norma
         raise trace_error("random numbers inside a compiled function (not supported yet; pass them in as an argument)")
     shape = _size(size)
     arr = _rng.standard_normal(shape) if normal else _rng.random(shape)
-    return _finish(arr.astype(d.name), requires_grad)
+    return _finish(arr.astype(d.name), requires_grad, device)
 
 
 def rand(*size: Any, dtype: DType | None = None, device: Any = None,
          requires_grad: bool = False) -> Tensor:
     _check_device(device)
-    return _random(size, dtype, requires_grad, normal=False)
+    return _random(size, dtype, requires_grad, normal=False, device=device)
 
 
 def randn(*size: Any, dtype: DType | None = None, device: Any = None,
           requires_grad: bool = False) -> Tensor:
     _check_device(device)
-    return _random(size, dtype, requires_grad, normal=True)
+    return _random(size, dtype, requires_grad, normal=True, device=device)
 
 
 def rand_like(x: Tensor, *, dtype: DType | None = None) -> Tensor:

@@ -12,7 +12,9 @@ from ._tensor_str import format_tensor
 from .ir import dtypes
 from .ir.dtypes import DType
 from .ir.graph import TensorType, Var
+from . import devices as _device
 from . import tracer as _tracer
+from .runtime import arrays as _arrays
 from .tracer import trace_error
 
 _NP_TO_DTYPE: dict[np.dtype, DType] = {np.dtype(d.name): d for d in dtypes.ALL_DTYPES}
@@ -76,9 +78,11 @@ class Tensor:
         self._hint = "c"
 
     @classmethod
-    def _wrap(cls, data: np.ndarray) -> "Tensor":
+    def _wrap(cls, data: Any) -> "Tensor":
+        """A tensor over `data`: a NumPy array (cpu) or a device array (cuda)."""
         t = object.__new__(cls)
-        data = np.asarray(data)
+        if not _arrays.on_device(data):
+            data = np.asarray(data)
         t._init(data, dtype_of_array(data))
         return t
 
@@ -133,8 +137,14 @@ class Tensor:
         return self.shape[0]
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> _device.device:
+        if self._var is not None:
+            return getattr(self._trace, "device", None) or _device.CPU
+        return _CUDA0 if _arrays.on_device(self._data) else _device.CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return self.device.type == "cuda"
 
     @property
     def is_leaf(self) -> bool:
@@ -192,11 +202,21 @@ class Tensor:
 
     # ------------------------------------------------------------- conversion
     def _concrete(self, what: str) -> np.ndarray:
+        """The values on the host (a copy for a device tensor)."""
         if self._data is None:
             raise trace_error(what)
+        if _arrays.on_device(self._data):
+            from .runtime import cuda
+
+            return cuda.to_host(self._data)
         return self._data
 
     def numpy(self) -> np.ndarray:
+        if self.is_cuda:
+            raise TypeError(
+                f"can't convert {self.device} device type tensor to numpy. Use Tensor.cpu() to "
+                "copy the tensor to host memory first."
+            )
         if self.requires_grad:
             raise RuntimeError(
                 "Can't call numpy() on Tensor that requires grad. Use tensor.detach().numpy() "
@@ -205,7 +225,7 @@ class Tensor:
         return self._concrete("tensor.numpy()")
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        a = self._concrete("np.asarray(tensor)")
+        a = self.numpy() if self.is_cuda else self._concrete("np.asarray(tensor)")
         return a if dtype is None else a.astype(dtype)
 
     def item(self) -> Any:
@@ -242,16 +262,20 @@ class Tensor:
 
     def to(self, *args: Any, **kwargs: Any) -> "Tensor":
         dtype = kwargs.get("dtype")
+        target = kwargs.get("device")
         for a in args:
             if isinstance(a, DType):
                 dtype = a
             elif isinstance(a, Tensor):
-                dtype = a.dtype
-            elif isinstance(a, str) and a.split(":")[0] != "cpu":
-                raise RuntimeError(f"device {a!r} is not available (only 'cpu' is supported yet)")
-        if dtype is None or dtype is self._dtype:
-            return self
-        return F.cast(self, dtype)
+                dtype, target = a.dtype, a.device
+            elif isinstance(a, (str, _device.device)):
+                target = a
+        out = self
+        if target is not None and _device.device(target) != self.device:
+            out = _move(out, _device.device(target))
+        if dtype is not None and dtype is not out._dtype:
+            out = F.cast(out, dtype)
+        return out
 
     def type(self, dtype: DType | None = None) -> Any:
         if dtype is None:
@@ -279,7 +303,11 @@ class Tensor:
         return self.to(dtypes.bool_)
 
     def cpu(self) -> "Tensor":
-        return self
+        return self.to("cpu")
+
+    def cuda(self, device: Any = None) -> "Tensor":
+        return self.to("cuda" if device is None else _device.device(
+            device if isinstance(device, (str, _device.device)) else f"cuda:{device}"))
 
     def clone(self) -> "Tensor":
         return F.mul(self, 1) if self._dtype is not dtypes.bool_ else F.logical_and(self, True)
@@ -351,8 +379,9 @@ class Tensor:
         if self._data is None:
             return (f"Tensor(symbolic {self._var.type}"
                     + "".join(", " + s for s in suffixes) + ")")
-        return format_tensor(self._data, self._dtype.name, suffixes,
-                             F.get_default_dtype().name)
+        return format_tensor(self._concrete("repr"), self._dtype.name, suffixes,
+                             F.get_default_dtype().name,
+                             device=str(self.device) if self.is_cuda else None)
 
     __str__ = __repr__
 
@@ -498,6 +527,25 @@ class Tensor:
 
     def __ne__(self, o: Any) -> "Tensor":  # type: ignore[override]
         return F.ne(self, o)
+
+
+def _move(t: Tensor, target: _device.device) -> Tensor:
+    """Copy to another device; gradients flow back across the move, as torch's do."""
+    from .runtime import cuda
+
+    if t._var is not None:
+        raise trace_error("moving a tensor between devices inside a compiled function")
+    data = cuda.to_device(t._data) if target.type == "cuda" else cuda.to_host(t._data)
+    out = Tensor._wrap(data)
+    if t.requires_grad and autograd.is_grad_enabled():
+        from ._dispatch import edge_of
+
+        node = autograd.MoveNode(target.type != "cuda", [edge_of(t)], [(data.shape, data.dtype)])
+        out.requires_grad, out.grad_fn, out._out_index = True, node, 0
+    return out
+
+
+_CUDA0 = _device.device("cuda:0")
 
 
 def _method(fn: Any) -> Any:

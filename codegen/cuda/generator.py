@@ -1,0 +1,500 @@
+"""CUDA backend: one `.cu` module per graph (jinja2 templates) plus a Python launcher.
+
+Every equation becomes one kernel, after pointwise chains are fused into single
+`pointwise` equations. Shapes are static, so index arithmetic is printed with constant
+sizes and strides: broadcasting and permutes read operands through strides (no copies
+of broadcast operands), reductions use warp shuffles and a block reduction, matmul is
+a 128x128-tiled shared-memory kernel with 8x8 register tiles per thread, batched with
+broadcast batch strides, and reads a transposed operand through strides when the
+transpose has no other use. Reshape and detach are free (views of the same buffer).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Sequence
+
+import jinja2
+
+from ...ir import symbolic
+from ...ir.fusion import fuse_pointwise
+from ...ir.graph import Atom, Eqn, Graph, Literal, TensorType, Var
+from ...ir.opdef import get_op
+from ...ir.passes import strip_detach
+from ...ir.printer import _identifier, value_names
+from ..cfamily.printer import C_TYPES, PREAMBLE, print_c
+
+VERSION = "0.1.0"
+BLOCK = 256
+MAX_GRID = 132 * 32  # enough blocks to fill an H100; grid-stride loops cover the rest
+ALIAS_OPS = {"reshape", "detach"}
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    return jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent),
+                              undefined=jinja2.StrictUndefined, trim_blocks=True,
+                              lstrip_blocks=True, keep_trailing_newline=True)
+
+
+@dataclass
+class Kernel:
+    name: str
+    source: str
+    comment: str
+    grid: tuple[int, int, int]
+    block: tuple[int, int, int] = (BLOCK, 1, 1)
+    args: list[str] = field(default_factory=list)  # buffer names: inputs, then the output
+
+
+@dataclass
+class CudaModule:
+    cuda_source: str
+    launcher_source: str
+    fn_name: str
+    kernels: list[Kernel]
+
+    @property
+    def text(self) -> str:
+        """Both sources, as `.source()` shows them."""
+        return self.cuda_source + "\n\n" + self.launcher_source
+
+
+def contiguous_strides(shape: Sequence[int]) -> tuple[int, ...]:
+    out, acc = [], 1
+    for s in reversed(shape):
+        out.append(acc)
+        acc *= s
+    return tuple(reversed(out))
+
+
+def broadcast_view(in_shape: Sequence[int], out_shape: Sequence[int]) -> tuple[int, ...]:
+    """Strides over the output's dims that read a broadcast operand in place."""
+    st = contiguous_strides(in_shape)
+    lead = len(out_shape) - len(in_shape)
+    view = []
+    for k, n in enumerate(out_shape):
+        j = k - lead
+        view.append(0 if j < 0 or (in_shape[j] == 1 and n != 1) else st[j])
+    return tuple(view)
+
+
+def _idx_type(n: int) -> str:
+    return "int" if n < 2**31 - 1 else "long long"
+
+
+def _c_literal(a: Literal, compute: str) -> str:
+    v = a.value
+    if isinstance(v, bool) or a.dtype.name == "bool":
+        return "true" if v else "false"
+    if isinstance(v, float) or compute in ("float32", "float64"):
+        f = float(v)
+        if math.isnan(f):
+            return "NAN"
+        if math.isinf(f):
+            return "INFINITY" if f > 0 else "-INFINITY"
+        text = repr(f)
+        return text + ("F" if compute == "float32" else "")
+    return f"{int(v)}LL"
+
+
+def _coords(shape: Sequence[int], var: str, needed: set[int], prefix: str = "c") -> list[str]:
+    """Statements decomposing flat index `var` into the coordinates in `needed`."""
+    if not needed:
+        return []
+    lines = [f"long long _r = {var};"]
+    last = max(needed, default=-1)
+    first = min(needed)
+    for k in range(len(shape) - 1, first - 1, -1):
+        if k in needed:
+            lines.append(f"const long long {prefix}{k} = _r % {shape[k]};" if k > 0 or k != first
+                         else f"const long long {prefix}{k} = _r;")
+        if k > first:
+            lines.append(f"_r /= {shape[k]};")
+    del last
+    return [ln for ln in lines]
+
+
+def _offset(view: Sequence[int], prefix: str = "c") -> str:
+    terms = [f"{prefix}{k}*{s}" if s != 1 else f"{prefix}{k}" for k, s in enumerate(view) if s]
+    return " + ".join(terms) or "0"
+
+
+class _Gen:
+    def __init__(self, graph: Graph) -> None:
+        self.graph = graph
+        self.names = value_names(graph)
+        self.kernels: list[Kernel] = []
+        self.body: list[str] = []
+        self.uses: dict[Var, int] = {}
+        for e in graph.eqns:
+            for a in e.inputs:
+                if isinstance(a, Var):
+                    self.uses[a] = self.uses.get(a, 0) + 1
+        for a in graph.outputs:
+            if isinstance(a, Var):
+                self.uses[a] = self.uses.get(a, 0) + 1
+        self.producer = {o: e for e in graph.eqns for o in e.outputs}
+        self.skipped: set[Var] = set()  # permutes folded into a matmul
+
+    # ------------------------------------------------------------ helpers
+    def kname(self, e: Eqn) -> str:
+        return f"k{len(self.kernels)}_{_identifier(e.op)}"
+
+    def add(self, e: Eqn, source: str, n_out: int, grid: tuple[int, int, int],
+            args: list[str], block: tuple[int, int, int] = (BLOCK, 1, 1)) -> None:
+        name = self.kname(e)
+        source = source.replace("KERNEL", name)
+        self.kernels.append(Kernel(name, source, str(e.loc or e.op), grid, block, args))
+        out = self.names[e.outputs[0]]
+        t = e.outputs[0].type
+        self.body.append(f"{out} = alloc({t.shape}, \"{t.dtype.name}\")")
+        if n_out > 0:
+            grid_s = f"({grid[0]}, {grid[1]}, {grid[2]})"
+            ptrs = ", ".join(f"{a}.gpudata" for a in args)
+            self.body.append(f"K.{name}.prepared_call({grid_s}, {block}, {ptrs})")
+
+    def elementwise_grid(self, n: int) -> tuple[int, int, int]:
+        return (max(1, min(MAX_GRID, -(-n // BLOCK))), 1, 1)
+
+    # ------------------------------------------------------------ elementwise
+    def elementwise(self, e: Eqn, operands: list[tuple[Atom, tuple[int, ...]]], expr_of,
+                    ) -> None:
+        """out[i] = expr(loads), each Var operand read through its view strides."""
+        out = e.outputs[0]
+        shape, n = out.shape, out.type.numel
+        idx = _idx_type(n)
+        contiguous = contiguous_strides(shape)
+        loads: list[str] = []
+        needed: set[int] = set()
+        params = []
+        args = []
+        for j, (a, view) in enumerate(operands):
+            if isinstance(a, Literal):
+                loads.append("")
+                continue
+            params.append(f"const {C_TYPES[a.dtype.name]}* __restrict__ in{j}")
+            args.append(self.names[a])
+            if all(s == 0 for s in view):
+                loads.append(f"in{j}[0]")
+            elif view == contiguous and a.type.numel == n:
+                loads.append(f"in{j}[i]")
+            else:
+                needed.update(k for k, s in enumerate(view) if s)
+                loads.append(f"in{j}[{_offset(view)}]")
+        params.append(f"{C_TYPES[out.dtype.name]}* __restrict__ out")
+        args.append(self.names[out])
+        body = "\n    ".join(_coords(shape, "i", needed))
+        expr = expr_of(loads)
+        src = (f"extern \"C\" __global__ void __launch_bounds__({BLOCK}) KERNEL({', '.join(params)}) {{\n"
+               f"  for ({idx} i = ({idx})blockIdx.x * blockDim.x + threadIdx.x; i < {n}; "
+               f"i += ({idx})blockDim.x * gridDim.x) {{\n"
+               + (f"    {body}\n" if body else "")
+               + f"    out[i] = ({C_TYPES[out.dtype.name]})({expr});\n  }}\n}}")
+        self.add(e, src, n, self.elementwise_grid(n), args)
+
+    def pointwise(self, e: Eqn) -> None:
+        out = e.outputs[0]
+        expr = symbolic.formula(e.op, e.attrs, symbolic.literal_key(e))
+        syms = symbolic.arg_symbols(len(e.inputs))
+        compute = out.dtype.name if out.dtype.is_floating_point else next(
+            (a.dtype.name for a in e.inputs if a.dtype.is_floating_point), "float64")
+        operands = [(a, broadcast_view(a.shape, out.shape) if isinstance(a, Var) else ())
+                    for a in e.inputs]
+
+        def expr_of(loads: list[str]) -> str:
+            names = {}
+            for s, a, ld in zip(syms, e.inputs, loads):
+                names[s] = _c_literal(a, compute) if isinstance(a, Literal) else ld
+            return print_c(expr, names, compute)
+
+        self.elementwise(e, operands, expr_of)
+
+    def cast(self, e: Eqn) -> None:
+        (x,) = e.inputs
+        out_t = C_TYPES[e.outputs[0].dtype.name]
+        conv = (lambda ld: f"({ld} != 0)") if e.outputs[0].dtype.name == "bool" else (
+            lambda ld: f"({out_t})({ld})")
+        self.elementwise(e, [(x, broadcast_view(x.shape, e.outputs[0].shape))],
+                         lambda loads: conv(loads[0]))
+
+    def where(self, e: Eqn) -> None:
+        out = e.outputs[0]
+        compute = out.dtype.name
+        operands = [(a, broadcast_view(a.shape, out.shape) if isinstance(a, Var) else ())
+                    for a in e.inputs]
+
+        def expr_of(loads: list[str]) -> str:
+            vals = [_c_literal(a, compute) if isinstance(a, Literal) else ld
+                    for a, ld in zip(e.inputs, loads)]
+            return f"({vals[0]} ? {vals[1]} : {vals[2]})"
+
+        self.elementwise(e, operands, expr_of)
+
+    def broadcast_to(self, e: Eqn) -> None:
+        (x,) = e.inputs
+        self.elementwise(e, [(x, broadcast_view(x.shape, e.outputs[0].shape))], lambda l: l[0])
+
+    def permute(self, e: Eqn) -> None:
+        (x,) = e.inputs
+        st = contiguous_strides(x.shape)
+        view = tuple(st[p] for p in e.params["perm"])
+        self.elementwise(e, [(x, view)], lambda l: l[0])
+
+    def full(self, e: Eqn) -> None:
+        out = e.outputs[0]
+        lit = _c_literal(Literal(e.params["value"], out.dtype), out.dtype.name)
+        self.elementwise(e, [], lambda l: lit)
+
+    def iota(self, e: Eqn) -> None:
+        out, dim = e.outputs[0], e.params["dim"]
+        view = tuple(1 if k == dim else 0 for k in range(out.ndim))
+
+        # a fake operand-free elementwise kernel that prints the coordinate itself
+        def expr_of(loads: list[str]) -> str:
+            return f"c{dim}" if out.ndim > 1 else "i"
+
+        shape, n = out.shape, out.type.numel
+        idx = _idx_type(n)
+        coords = "\n    ".join(_coords(shape, "i", {dim})) if out.ndim > 1 else ""
+        src = (f"extern \"C\" __global__ void __launch_bounds__({BLOCK}) KERNEL("
+               f"{C_TYPES[out.dtype.name]}* __restrict__ out) {{\n"
+               f"  for ({idx} i = ({idx})blockIdx.x * blockDim.x + threadIdx.x; i < {n}; "
+               f"i += ({idx})blockDim.x * gridDim.x) {{\n"
+               + (f"    {coords}\n" if coords else "")
+               + f"    out[i] = ({C_TYPES[out.dtype.name]})({expr_of([])});\n  }}\n}}")
+        del view
+        self.add(e, src, n, self.elementwise_grid(n), [self.names[out]])
+
+    # ------------------------------------------------------------ reductions
+    def reduce(self, e: Eqn) -> None:
+        (x,) = e.inputs
+        out = e.outputs[0]
+        if e.op == "argmax":
+            dims = (e.params["dim"],)
+        else:
+            dims = e.params["dims"]
+        kept = [k for k in range(x.ndim) if k not in dims]
+        st = contiguous_strides(x.shape)
+        n_out = out.type.numel
+        m = 1
+        for d in dims:
+            m *= x.shape[d]
+        kept_shape = [x.shape[k] for k in kept]
+        red_shape = [x.shape[d] for d in dims]
+        base_coords = _coords(kept_shape, "o", set(range(len(kept))), "k")
+        base = " + ".join(f"k{j}*{st[k]}" for j, k in enumerate(kept)) or "0"
+        red_coords = _coords(red_shape, "r", set(range(len(dims))), "d")
+        off = " + ".join(f"d{j}*{st[d]}" for j, d in enumerate(dims)) or "0"
+        in_t = C_TYPES[x.dtype.name]
+        out_t = C_TYPES[out.dtype.name]
+        if e.op == "argmax":
+            acc_t = "double" if x.dtype.name == "float64" else ("float" if x.dtype.is_floating_point else "long long")
+            loop = (f"    {acc_t} v = ({acc_t})in0[base + off];\n"
+                    f"    tt_argmax_step(best, bidx, v, (long long)r);")
+            init = f"  {acc_t} best = -INFINITY; long long bidx = LLONG_MAX;" if x.dtype.is_floating_point \
+                else f"  {acc_t} best = LLONG_MIN; long long bidx = LLONG_MAX;"
+            finish = ("  // argmax across the block: lane values then warp leaders via shared memory\n"
+                      "  __shared__ " + acc_t + " sv[32]; __shared__ long long si[32];\n"
+                      "  for (int s = 16; s > 0; s >>= 1) {\n"
+                      f"    {acc_t} v2 = __shfl_down_sync(0xffffffffu, best, s);\n"
+                      "    long long i2 = __shfl_down_sync(0xffffffffu, bidx, s);\n"
+                      "    tt_argmax_step(best, bidx, v2, i2);\n  }\n"
+                      "  if ((threadIdx.x & 31) == 0) { sv[threadIdx.x >> 5] = best; si[threadIdx.x >> 5] = bidx; }\n"
+                      "  __syncthreads();\n"
+                      "  if (threadIdx.x == 0) {\n"
+                      "    for (int w = 1; w < (blockDim.x + 31) / 32; ++w) tt_argmax_step(best, bidx, sv[w], si[w]);\n"
+                      "    out[o] = bidx;\n  }")
+        else:
+            acc_t = out_t if out.dtype.is_floating_point else "long long"
+            op = "TtSum" if e.op == "sum" else "TtMax"
+            init = f"  {acc_t} acc = {op}<{acc_t}>::id();"
+            loop = f"    acc = {op}<{acc_t}>::op(acc, ({acc_t})in0[base + off]);"
+            finish = (f"  acc = tt_block_reduce<{acc_t}, {op}<{acc_t}> >(acc);\n"
+                      f"  if (threadIdx.x == 0) out[o] = ({out_t})acc;")
+        nl = "\n  "
+        src = (f"extern \"C\" __global__ void __launch_bounds__({BLOCK}) KERNEL("
+               f"const {in_t}* __restrict__ in0, {out_t}* __restrict__ out) {{\n"
+               f"  const long long o = blockIdx.x;\n"
+               + (f"  {{ {' '.join(base_coords)} }}\n" if False else "")
+               + "  long long base;\n  {\n    " + "\n    ".join(base_coords or ["(void)0;"]) +
+               f"\n    base = {base};\n  }}\n"
+               f"{init}\n"
+               f"  for (long long r = threadIdx.x; r < {m}; r += blockDim.x) {{\n"
+               + "    long long off;\n    {\n      " + "\n      ".join(red_coords or ["(void)0;"]) +
+               f"\n      off = {off};\n    }}\n"
+               f"{loop}\n  }}\n{finish}\n}}")
+        del nl
+        if n_out > 2**31 - 1:
+            raise NotImplementedError("reductions with more than 2**31 outputs")
+        self.add(e, src, n_out if m > 0 or e.op == "sum" else 0, (max(1, n_out), 1, 1),
+                 [self.names[x], self.names[out]])
+
+    # ------------------------------------------------------------ matmul
+    def matmul(self, e: Eqn) -> None:
+        a, b = e.inputs
+        out = e.outputs[0]
+        a_shape = a.shape if a.ndim >= 2 else (1,) + a.shape
+        b_shape = b.shape if b.ndim >= 2 else b.shape + (1,)
+        m, k = a_shape[-2], a_shape[-1]
+        n = b_shape[-1]
+        batch = tuple(out.shape[: max(0, out.ndim - (2 if a.ndim >= 2 and b.ndim >= 2 else 1))])
+        if a.ndim < 2 or b.ndim < 2:
+            batch = tuple(out.shape[: len(out.shape) - (a.ndim >= 2) - (b.ndim >= 2)])
+        nb = 1
+        for s in batch:
+            nb *= s
+        # operand strides: (row, col) and per batch dim; a transposed operand is read in place
+        src_a, (sam, sak), a_bst = self._matrix_view(a, a_shape, batch)
+        src_b, (sbk, sbn), b_bst = self._matrix_view(b, b_shape, batch)
+        ct = C_TYPES[out.dtype.name]
+        bcoords = _coords(batch, "bz", set(range(len(batch))), "z")
+        a_off = " + ".join(f"z{j}*{s}" for j, s in enumerate(a_bst) if s) or "0"
+        b_off = " + ".join(f"z{j}*{s}" for j, s in enumerate(b_bst) if s) or "0"
+        zero = "0"
+        src = f"""extern "C" __global__ void __launch_bounds__(256) KERNEL(const {ct}* __restrict__ A, const {ct}* __restrict__ B, {ct}* __restrict__ C) {{
+  // C[{m}x{n}] = A[{m}x{k}] @ B[{k}x{n}] per batch; 128x128 block tile, 8x8 per thread
+  const long long bz = blockIdx.z;
+  long long a_off, b_off;
+  {{
+    {" ".join(bcoords) if bcoords else "(void)bz;"}
+    a_off = {a_off};
+    b_off = {b_off};
+  }}
+  A += a_off; B += b_off; C += bz * {m * n}LL;
+  __shared__ {ct} As[8][128];
+  __shared__ {ct} Bs[8][128];
+  {ct} acc[8][8];
+  for (int i = 0; i < 8; ++i) for (int j = 0; j < 8; ++j) acc[i][j] = {zero};
+  const int tid = threadIdx.x;
+  const int row0 = blockIdx.y * 128, col0 = blockIdx.x * 128;
+  const int trow = (tid / 16) * 8, tcol = (tid % 16) * 8;
+  for (int k0 = 0; k0 < {k}; k0 += 8) {{
+    for (int l = 0; l < 4; ++l) {{
+      const int idx = tid + l * 256;
+      const int am = idx / 8, ak = idx % 8;
+      const int r = row0 + am, c = k0 + ak;
+      As[ak][am] = (r < {m} && c < {k}) ? A[(long long)r * {sam} + (long long)c * {sak}] : {zero};
+      const int bk = idx / 128, bn = idx % 128;
+      const int r2 = k0 + bk, c2 = col0 + bn;
+      Bs[bk][bn] = (r2 < {k} && c2 < {n}) ? B[(long long)r2 * {sbk} + (long long)c2 * {sbn}] : {zero};
+    }}
+    __syncthreads();
+    #pragma unroll
+    for (int kk = 0; kk < 8; ++kk) {{
+      {ct} ra[8], rb[8];
+      #pragma unroll
+      for (int i = 0; i < 8; ++i) ra[i] = As[kk][trow + i];
+      #pragma unroll
+      for (int j = 0; j < 8; ++j) rb[j] = Bs[kk][tcol + j];
+      #pragma unroll
+      for (int i = 0; i < 8; ++i)
+        #pragma unroll
+        for (int j = 0; j < 8; ++j) acc[i][j] += ra[i] * rb[j];
+    }}
+    __syncthreads();
+  }}
+  for (int i = 0; i < 8; ++i) {{
+    const int r = row0 + trow + i;
+    if (r >= {m}) break;
+    for (int j = 0; j < 8; ++j) {{
+      const int c = col0 + tcol + j;
+      if (c < {n}) C[(long long)r * {n} + c] = acc[i][j];
+    }}
+  }}
+}}"""
+        if nb > 65535:
+            raise NotImplementedError("matmul with more than 65535 batches")
+        grid = (max(1, -(-n // 128)), max(1, -(-m // 128)), max(1, nb))
+        self.add(e, src, m * n * nb, grid, [src_a, src_b, self.names[out]])
+
+    def _matrix_view(self, v: Var, mshape: tuple[int, ...], batch: tuple[int, ...]
+                     ) -> tuple[str, tuple[int, int], tuple[int, ...]]:
+        """(buffer name, (row stride, col stride), batch strides over `batch`)."""
+        src, shape, strides = v, mshape, contiguous_strides(mshape)
+        p = self.producer.get(v)
+        if (p is not None and p.op == "permute" and self.uses.get(v, 0) == 1 and v.ndim >= 2
+                and p.params["perm"] == tuple(range(v.ndim - 2)) + (v.ndim - 1, v.ndim - 2)):
+            # a transpose feeding only this matmul: read its input with swapped strides
+            x = p.inputs[0]
+            xs = contiguous_strides(x.shape)
+            strides = xs[:-2] + (xs[-1], xs[-2])
+            self.skipped.add(v)
+            src = x
+        lead = len(batch) - (len(shape) - 2)
+        bst = []
+        for j, n in enumerate(batch):
+            i = j - lead
+            bst.append(0 if i < 0 or shape[i] == 1 and n != 1 else strides[i])
+        return self.names[src], (strides[-2], strides[-1]), tuple(bst)
+
+    # ------------------------------------------------------------ driver
+    def run(self) -> None:
+        # transposes read in place by a matmul need no kernel of their own
+        for e in self.graph.eqns:
+            if e.op == "matmul":
+                for operand in e.inputs:
+                    p = self.producer.get(operand)
+                    if (p is not None and p.op == "permute" and self.uses.get(operand, 0) == 1
+                            and operand.ndim >= 2 and p.params["perm"] == tuple(range(operand.ndim - 2))
+                            + (operand.ndim - 1, operand.ndim - 2)):
+                        self.skipped.add(operand)
+        loc = None
+        for e in self.graph.eqns:
+            if e.loc is not None and e.loc != loc:
+                self.body.append(f"# {e.loc}")
+            loc = e.loc
+            out = e.outputs[0]
+            if out in self.skipped:
+                continue
+            op = get_op(e.op)
+            if e.op in ALIAS_OPS:
+                src = e.inputs[0]
+                if isinstance(src, Literal):
+                    raise NotImplementedError("reshape of a literal")
+                self.body.append(f"{self.names[out]} = {self.names[src]}.reshape({out.shape})")
+            elif op.is_pointwise:
+                self.pointwise(e)
+            elif e.op in ("sum", "amax", "argmax"):
+                self.reduce(e)
+            elif hasattr(self, e.op):
+                getattr(self, e.op)(e)
+            else:
+                raise NotImplementedError(
+                    f"op {e.op!r} has no CUDA kernel yet (at {e.loc or 'graph ' + self.graph.name})")
+
+
+def generate(graph: Graph, fn_name: str | None = None) -> CudaModule:
+    """CUDA source and host launcher for `graph` (after autodiff: detach is dropped and
+    pointwise chains fused here)."""
+    graph = fuse_pointwise(strip_detach(graph))
+    # literal outputs need a buffer: materialize them with `full`
+    outs = []
+    eqns = list(graph.eqns)
+    for a in graph.outputs:
+        if isinstance(a, Literal):
+            v = Var(TensorType((), a.dtype), "const")
+            eqns.append(Eqn("full", (), (v,), (("dtype", a.dtype), ("shape", ()), ("value", a.value))))
+            outs.append(v)
+        else:
+            outs.append(a)
+    graph = Graph(graph.name, graph.inputs, eqns, outs, graph.meta)
+    g = _Gen(graph)
+    g.run()
+    fn = fn_name or _identifier(graph.name)
+    names = g.names
+    cuda = _env().get_template("kernels.cu.j2").render(
+        version=VERSION, graph_name=graph.name, preamble=PREAMBLE, kernels=g.kernels)
+    sig = ", ".join(f"{names[v]}: {v.type}" for v in graph.inputs)
+    launcher = _env().get_template("launcher.py.j2").render(
+        version=VERSION, graph_name=graph.name, fn_name=fn,
+        params=[names[v] for v in graph.inputs], body=g.body,
+        signature=f"{graph.name}({sig}) -> ({', '.join(str(a.type) for a in outs)})",
+        returns=[names[a] for a in outs])
+    return CudaModule(cuda, launcher, fn, g.kernels)
+
+
+__all__ = ["generate", "CudaModule", "Kernel", "Any"]
