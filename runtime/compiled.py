@@ -23,6 +23,11 @@ from . import disk_cache
 from .loader import load_function
 
 
+# With TORCHTREK_VERIFY set, every graph handed to a code generator is kept here, so the
+# test suite can also compile all of them as CUDA (tests/conftest.py).
+RECORDED: list[Graph] = []
+
+
 def _phase(timings: Any, name: str) -> Any:
     return timings.phase(name) if timings is not None else nullcontext()
 
@@ -101,6 +106,7 @@ class CompiledGraph:
         if self._backward is not None:
             self._backward.graph = passes.strip_detach(self._backward.graph)
         if passes.DEBUG:
+            RECORDED.extend((fwd,) + ((self._backward.graph,) if self._backward else ()))
             for g in (self._graph, fwd) + ((self._backward.graph,) if self._backward else ()):
                 passes.verify(g)
                 if str(parse(str(g))) != str(g):

@@ -95,7 +95,11 @@ def alloc(shape: tuple[int, ...], dtype: str | np.dtype) -> Any:
     init()
     from pycuda import gpuarray
 
-    return gpuarray.GPUArray(tuple(shape), np.dtype(dtype), allocator=_STATE["pool"].allocate)
+    dt = np.dtype(dtype)
+    if int(np.prod(shape, dtype=np.int64)) == 0:
+        # pycuda leaves gpudata None for empty arrays; kernels still need a valid pointer
+        return gpuarray.GPUArray(tuple(shape), dt, gpudata=_STATE["pool"].allocate(dt.itemsize))
+    return gpuarray.GPUArray(tuple(shape), dt, allocator=_STATE["pool"].allocate)
 
 
 def to_device(a: np.ndarray) -> Any:

@@ -330,7 +330,7 @@ class _Gen:
         del nl
         if n_out > 2**31 - 1:
             raise NotImplementedError("reductions with more than 2**31 outputs")
-        self.add(e, src, n_out if m > 0 or e.op == "sum" else 0, (max(1, n_out), 1, 1),
+        self.add(e, src, n_out, (max(1, n_out), 1, 1),
                  [self.names[x], self.names[out]])
 
     # ------------------------------------------------------------ matmul

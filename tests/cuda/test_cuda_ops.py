@@ -1,0 +1,136 @@
+"""Every op on the GPU against the NumPy backend (and torch on CUDA where installed):
+eager and compiled, forward and backward."""
+
+import numpy as np
+import pytest
+
+import torchtrek as tt
+
+try:
+    import torch
+
+    TORCH_CUDA = torch.cuda.is_available()
+except ImportError:  # the GPU machine's torch may be absent
+    torch, TORCH_CUDA = None, False
+
+RNG = np.random.default_rng(0)
+
+# (name, fn, input shapes, positive inputs?)
+CASES = [
+    ("add", lambda x, y: x + y, [(4, 5), (4, 5)], False),
+    ("add_broadcast", lambda x, y: x + y, [(3, 1, 5), (4, 1)], False),
+    ("sub_scalar", lambda x: 2.5 - x, [(7,)], False),
+    ("mul", lambda x, y: x * y, [(33, 17), (17,)], False),
+    ("div", lambda x, y: x / y, [(8, 8), (8, 8)], True),
+    ("pow", lambda x: x ** 3, [(5, 6)], False),
+    ("pow_tensor", lambda x, y: x ** y, [(4, 4), (4, 4)], True),
+    ("exp_log", lambda x: tt_or(x).log(x.exp() + 1), [(64,)], False),
+    ("tanh", lambda x: x.tanh(), [(300, 7)], False),
+    ("sigmoid", lambda x: x.sigmoid(), [(1000,)], False),
+    ("relu", lambda x: x.relu(), [(513,)], False),
+    ("sqrt_abs", lambda x: x.abs().sqrt(), [(40,)], False),
+    ("sin_cos", lambda x: x.sin() * x.cos(), [(9, 9)], False),
+    ("sum_all", lambda x: x.sum(), [(1000, 37)], False),
+    ("sum_dim", lambda x: x.sum(1), [(33, 65)], False),
+    ("sum_dims_keep", lambda x: x.sum((0, 2), keepdim=True), [(4, 5, 6)], False),
+    ("mean", lambda x: x.mean(0), [(128, 3)], False),
+    ("amax", lambda x: x.amax(1), [(50, 70)], False),
+    ("matmul_2d", lambda x, y: x @ y, [(130, 70), (70, 150)], False),
+    ("matmul_batched", lambda x, y: x @ y, [(3, 20, 30), (30, 10)], False),
+    ("matmul_vec", lambda x, y: x @ y, [(20, 30), (30,)], False),
+    ("matmul_T", lambda x, y: x @ y.T, [(40, 30), (50, 30)], False),
+    ("permute", lambda x: x.permute(2, 0, 1) * 1.0, [(3, 4, 5)], False),
+    ("reshape_chain", lambda x: (x.reshape(6, 10) * 2).reshape(60).sum(), [(3, 20)], False),
+    ("where", lambda x, y: tt_or(x).where(x > y, x, y), [(10, 10), (10, 10)], False),
+    ("softmax_ce", lambda x: tt_or(x).nn.functional.log_softmax(x, 1).sum(), [(16, 10)], False),
+]
+
+
+def tt_or(x):
+    return tt if isinstance(x, tt.Tensor) else torch
+
+
+def _inputs(shapes, positive):
+    arrs = [RNG.standard_normal(s).astype(np.float32) for s in shapes]
+    return [np.abs(a) + 0.5 if positive else a for a in arrs]
+
+
+def _run(fn, arrays, device, compiled):
+    xs = [tt.tensor(a, device=device, requires_grad=True) for a in arrays]
+    f = tt.compile(fn) if compiled else fn
+    out = f(*xs)
+    out.backward(tt.ones(*out.shape, device=device) if out.ndim else None)
+    return out.cpu().detach().numpy(), [x.grad.cpu().numpy() for x in xs]
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+@pytest.mark.parametrize("name,fn,shapes,positive", CASES, ids=[c[0] for c in CASES])
+def test_op_on_gpu_matches_numpy_backend(name, fn, shapes, positive, compiled):
+    arrays = _inputs(shapes, positive)
+    out_cpu, grads_cpu = _run(fn, arrays, "cpu", compiled)
+    out_gpu, grads_gpu = _run(fn, arrays, "cuda", compiled)
+    np.testing.assert_allclose(out_gpu, out_cpu, rtol=1e-4, atol=1e-4)
+    for g, c in zip(grads_gpu, grads_cpu):
+        np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-4)
+    if TORCH_CUDA:
+        ts = [torch.tensor(a, device="cuda", requires_grad=True) for a in arrays]
+        out = fn(*ts)
+        out.backward(torch.ones_like(out))
+        np.testing.assert_allclose(out_gpu, out.detach().cpu().numpy(), rtol=1e-4, atol=1e-4)
+        for g, t in zip(grads_gpu, ts):
+            np.testing.assert_allclose(g, t.grad.cpu().numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_devices_and_errors():
+    x = tt.ones(3, device="cuda")
+    assert x.is_cuda and str(x.device) == "cuda:0"
+    assert repr(x) == "tensor([1., 1., 1.], device='cuda:0')"
+    with pytest.raises(TypeError, match="can't convert cuda:0 device type tensor to numpy"):
+        x.numpy()
+    with pytest.raises(RuntimeError, match="Expected all tensors to be on the same device"):
+        x + tt.ones(3)
+    assert (x + tt.tensor(2.0)).cpu().tolist() == [3.0, 3.0, 3.0]  # 0-d CPU tensors may join
+    y = tt.tensor([1.0, 2.0], requires_grad=True)
+    (y.cuda() * 3).sum().backward()  # gradients flow back across the move
+    assert y.grad.tolist() == [3.0, 3.0]
+    assert tt.cuda.device_count() >= 1
+    tt.cuda.synchronize()
+
+
+def test_compiled_source_is_cuda_for_cuda_inputs():
+    f = tt.compile(lambda x: (x * 2).sum())
+    src = f.source(tt.ones(4, device="cuda"))
+    assert '__global__' in src and "prepared_call" in src
+
+
+def test_mlp_training_step_on_gpu_matches_cpu():
+    rng = np.random.default_rng(1)
+    w1 = rng.standard_normal((20, 32)).astype(np.float32) * 0.3
+    w2 = rng.standard_normal((32, 4)).astype(np.float32) * 0.3
+    x = rng.standard_normal((64, 20)).astype(np.float32)
+    y = rng.integers(0, 4, 64)
+
+    def train(device):
+        p1 = tt.tensor(w1, device=device, requires_grad=True)
+        p2 = tt.tensor(w2, device=device, requires_grad=True)
+        xs, ys = tt.tensor(x, device=device), tt.tensor(y, device=device)
+
+        @tt.compile
+        def step(xb, yb):
+            p1.grad = None
+            p2.grad = None
+            loss = tt.nn.functional.cross_entropy(tt.relu(xb @ p1) @ p2, yb)
+            loss.backward()
+            with tt.no_grad():
+                p1.sub_(0.5 * p1.grad)
+                p2.sub_(0.5 * p2.grad)
+            return loss
+
+        losses = [step(xs, ys).item() for _ in range(20)]
+        return losses, p1.cpu().detach().numpy(), step.trace_count
+
+    l_cpu, p_cpu, _ = train("cpu")
+    l_gpu, p_gpu, traces = train("cuda")
+    np.testing.assert_allclose(l_gpu, l_cpu, rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(p_gpu, p_cpu, rtol=1e-4, atol=1e-5)
+    assert traces == 1
