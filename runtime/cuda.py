@@ -105,7 +105,7 @@ def alloc(shape: tuple[int, ...], dtype: str | np.dtype) -> Any:
 def to_device(a: np.ndarray) -> Any:
     out = alloc(a.shape, a.dtype)
     if a.size:
-        out.set(np.ascontiguousarray(a))
+        out.set(np.require(a, requirements="C"))  # keeps 0-d arrays 0-d
     return out
 
 
