@@ -12,7 +12,7 @@ def cuda_of(fn, *args, backward=False):
 def test_pointwise_chain_fuses_into_one_kernel_with_float32_functions():
     m = cuda_of(lambda x: (x.exp() * 2 + 1).tanh().sum(), tt.ones(100))
     assert [k.name for k in m.kernels] == ["k0_pointwise", "k1_sum"]
-    assert "tanhf(2*expf(in0[i]) + 1)" in m.cuda_source
+    assert "tanhf(2*expf(v0.x) + 1)" in m.cuda_source  # float4 lanes: x, y, z, w
     code = "\n".join(ln for ln in m.cuda_source.splitlines() if not ln.startswith("//"))
     assert "exp(" not in code.replace("expf(", "")  # no double-precision calls
 
@@ -20,7 +20,7 @@ def test_pointwise_chain_fuses_into_one_kernel_with_float32_functions():
 def test_broadcast_operands_are_read_through_strides_not_copied():
     m = cuda_of(lambda x, b: x + b, tt.ones(4, 16), tt.ones(16))
     assert len(m.kernels) == 1
-    assert "in1[c1]" in m.cuda_source and "in0[i]" in m.cuda_source
+    assert "in1[c1]" in m.cuda_source and "in0[i]" in m.cuda_source  # not float4: b is read by index
 
 
 def test_reductions_use_warp_shuffles():
