@@ -164,8 +164,6 @@ def cmd_codegen(a: argparse.Namespace) -> int:
     from torchtrek.ir import IRParseError, parse
     from torchtrek.ir.passes import VerifyError, verify
 
-    if a.target_backend != "numpy":
-        raise UsageError(f"--target {a.target_backend} is not available yet (use --target numpy)")
     path = Path(a.file)
     if not path.is_file():
         raise UsageError(f"no such file: {a.file}")
@@ -178,7 +176,15 @@ def cmd_codegen(a: argparse.Namespace) -> int:
         raise UsageError(f"{a.file}: {err}") from None
     except (RuntimeError, KeyError, IndexError) as err:
         raise UsageError(f"{a.file}: invalid IR: {err}") from None
-    source = generate(graph)
+    if a.target_backend == "cuda":
+        from torchtrek.codegen.cuda.generator import generate as cuda_generate
+
+        try:
+            source = cuda_generate(graph).text
+        except NotImplementedError as err:
+            raise UsageError(f"{a.file}: {err}") from None
+    else:
+        source = generate(graph)
     if a.output:
         Path(a.output).write_text(source)
         print(f"wrote {a.output}")
@@ -230,7 +236,8 @@ def make_parser() -> argparse.ArgumentParser:
         return s
 
     s = traced("aot", "export standalone NumPy source (forward, and backward with --grad)")
-    s.add_argument("--target", dest="target_backend", default="numpy", choices=["numpy"])
+    s.add_argument("--target", dest="target_backend", default="numpy", choices=["numpy", "cuda"],
+                   help="numpy: a module needing only NumPy; cuda: .cu kernels + a pycuda launcher")
     s.add_argument("--grad", action="store_true", help="also export backward and value_and_grad")
     s.add_argument("--params-as-args", action="store_true",
                    help="take captured tensors as arguments instead of params.npz")

@@ -38,8 +38,8 @@ def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
     that are floating point when there are any, else every floating-point argument."""
     from .compiler import trace_function
 
-    if target != "numpy":
-        raise ValueError(f"export target {target!r} is not available yet (only 'numpy')")
+    if target not in ("numpy", "cuda"):
+        raise ValueError(f"unknown export target {target!r} (expected 'numpy' or 'cuda')")
     ctx, atoms, _, tensor_pos = trace_function(fn, example_args, {})
     graph = ctx.graph(atoms)
     name = _identifier(name or graph.name)
@@ -57,6 +57,8 @@ def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
             raise ValueError(f"export(wrt=...): no input named {unknown}; inputs are {in_names}")
         wanted = list(wrt)
     mask = [grad and t.dtype.is_floating_point and n in wanted for t, n in zip(inputs, in_names)]
+    if target == "cuda":
+        return _export_cuda(graph, mask, inputs, tensor_pos, Path(out), name, grad)
     cg = CompiledGraph(graph, mask)
     if grad and not cg.ct_outputs:
         raise ValueError("export(grad=True): no output depends on a floating-point input")
@@ -123,6 +125,65 @@ def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return module_path
+
+
+def _export_cuda(graph: Any, mask: list[bool], inputs: list[Any], tensor_pos: list[int],
+                 folder: Path, name: str, grad: bool) -> Path:
+    """`.cu` kernels and a launcher module that needs only pycuda and numpy; tensors the
+    function reads from outside become arguments (no params file on this target)."""
+    from .codegen.cuda.generator import generate as cuda_generate
+
+    cg = CompiledGraph(graph, mask)
+    if grad and not cg.ct_outputs:
+        raise ValueError("export(grad=True): no output depends on a floating-point input")
+    names = value_names(cg.graph, reserved=_RESERVED | {"alloc", "res", "outs", "cts", "grads"})
+    in_vars = cg.graph.inputs
+    call_args = [names[v] for v in in_vars]
+    fwd = cuda_generate(cg.forward_graph, "_forward_launch")
+    bwd = cuda_generate(cg.backward_graph, "_backward_launch") if cg.ct_outputs else None
+    outs = cg.graph.outputs
+    ct_names = [f"grad_{names[outs[i]]}" for i in cg.ct_outputs]
+    source = template("export.py.j2", "cuda").render(
+        name=name, version=VERSION, call_args=call_args,
+        ct_args=[f"{c}=None" for c in ct_names],
+        cts=[(c, outs[i].dtype.name, outs[i].shape) for c, i in zip(ct_names, cg.ct_outputs)],
+        inputs=[(names[v], str(v.type)) for v in in_vars],
+        uploads=", ".join(f'_up({names[v]}, "{v.dtype.name}")' for v in in_vars),
+        ct_uploads=", ".join(
+            f'_up(np.ones({outs[i].shape}, "{outs[i].dtype.name}") if {c} is None else {c}, '
+            f'"{outs[i].dtype.name}")' for c, i in zip(ct_names, cg.ct_outputs)),
+        grads_dict=", ".join(f'"{in_vars[i].hint}": grads[{k}].get()'
+                             for k, i in enumerate(cg.wrt_indices)),
+        out_desc=", ".join(str(o.type) for o in outs), n_outputs=len(outs),
+        grad=bwd is not None, wrt=[(in_vars[i].hint, str(in_vars[i].type)) for i in cg.wrt_indices],
+        forward_kernels=[(k.name, len(k.args)) for k in fwd.kernels],
+        backward_kernels=[(k.name, len(k.args)) for k in bwd.kernels] if bwd else [],
+        forward_launcher=_strip_header(fwd.launcher_source), forward_fn=fwd.fn_name,
+        backward_launcher=_strip_header(bwd.launcher_source) if bwd else "",
+        backward_fn=bwd.fn_name if bwd else "",
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{name}_forward.cu").write_text(fwd.cuda_source)
+    if bwd is not None:
+        (folder / f"{name}_backward.cu").write_text(bwd.cuda_source)
+    module_path = folder / f"{name}.py"
+    module_path.write_text(source)
+    manifest = {
+        "name": name, "torchtrek_version": VERSION, "target": "cuda", "module": module_path.name,
+        "kernels": [f"{name}_forward.cu"] + ([f"{name}_backward.cu"] if bwd else []),
+        "source_sha256": hashlib.sha256((source + fwd.cuda_source).encode()).hexdigest(),
+        "functions": ["forward"] + (["backward"] if bwd else []),
+        "inputs": [{"name": v.hint, "shape": list(v.shape), "dtype": v.dtype.name}
+                   for v in in_vars],
+        "outputs": [{"shape": list(o.shape), "dtype": o.dtype.name} for o in outs],
+    }
+    (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    return module_path
+
+
+def _strip_header(launcher: str) -> str:
+    """The launcher's `def` without its file header comment."""
+    return launcher[launcher.index("def "):].rstrip() + "\n"
 
 
 __all__ = ["export", "Tensor"]

@@ -26,10 +26,10 @@ from .printer import print_expr
 VERSION = "0.1.0"
 
 
-@lru_cache(maxsize=1)
-def _env() -> jinja2.Environment:
+@lru_cache(maxsize=2)
+def _env(backend: str = "numpy") -> jinja2.Environment:
     return jinja2.Environment(
-        loader=jinja2.FileSystemLoader(Path(__file__).parent),
+        loader=jinja2.FileSystemLoader(Path(__file__).parent.parent / backend),
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,
@@ -37,8 +37,8 @@ def _env() -> jinja2.Environment:
     )
 
 
-def template(name: str) -> jinja2.Template:
-    return _env().get_template(name)
+def template(name: str, backend: str = "numpy") -> jinja2.Template:
+    return _env(backend).get_template(name)
 
 
 def _literal(a: Literal) -> str:
