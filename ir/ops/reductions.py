@@ -1,7 +1,7 @@
 """Ops of the reductions family (see core.py for the conventions: one OpDef per op).
 
-prod, amin, argmin, cumsum, cumprod, all/any, the p-norm, and the two index ops behind
-min(x, dim) (argselect: the value at an index; argmask: a one-hot mask of an index).
+prod, amin, argmin, cumsum, cumprod, all/any, var/std, the p-norm, and the two index
+ops behind min(x, dim) (argselect: the value at an index; argmask: a one-hot mask).
 Front ends (torchtrek/ops/reductions.py) normalize dims, cast dtypes and raise torch's
 argument errors; the rules here assume valid, normalized attrs.
 """
@@ -58,22 +58,27 @@ def _infer_prod(types: Sequence[TensorType], a: dict[str, Any]) -> tuple[TensorT
 
 def _vjp_prod(b: Builder, eqn: Eqn, ct: Atom) -> list[Atom | None]:
     # No division by x where x may be 0 (torch's rule): at a non-zero x the gradient is
-    # out / x (0 when another entry is 0); at the only zero it is the product of the
-    # others; where two or more entries are 0 it is 0.
+    # out / x (0 when another entry is 0); at the only zero, the product of the others;
+    # with two zeros, that product written as others * (S - x) where S sums the zeros'
+    # values (0, but it keeps the second derivative exact); with more, 0.
     (x,) = eqn.inputs
     dims = eqn.params["dims"]
     out, g = _kept(b, eqn, eqn.outputs[0], ct)
-    zero = b.emit("eq", [x, Literal(0.0, x.dtype)])
+    zero_l = Literal(0.0, x.dtype)
+    zero = b.emit("eq", [x, zero_l])
     x_nz = b.emit("where", [zero, Literal(1.0, x.dtype), x])
     others = b.emit("prod", [x_nz], dims=dims, keepdim=True)  # product of the non-zeros
     nzeros = b.emit("sum", [b.emit("cast", [zero], dtype=x.dtype)], dims=dims, keepdim=True)
-    xs, xnz, o, oth, n, c = arg_symbols(6)
+    zsum = b.emit("sum", [b.emit("where", [zero, x, zero_l])], dims=dims, keepdim=True)
+    xs, xnz, o, oth, n, zs, c = arg_symbols(7)
+    at_zero = sympy.Eq(xs, 0)
     expr = sympy.Piecewise(
-        (c * oth, sympy.And(sympy.Eq(xs, 0), sympy.Eq(n, 1))),
-        (0, sympy.Eq(xs, 0)),
+        (c * oth, sympy.And(at_zero, sympy.Eq(n, 1))),
+        (c * oth * (zs - xs), sympy.And(at_zero, sympy.Eq(n, 2))),
+        (0, at_zero),
         (c * o / xnz, True),
     )
-    return [_pw(b, [x, x_nz, out, others, nzeros, g], expr, x.dtype)]
+    return [_pw(b, [x, x_nz, out, others, nzeros, zsum, g], expr, x.dtype)]
 
 
 def _emit_prod(args: list[str], a: dict[str, Any], in_types, out_type) -> str:
@@ -158,22 +163,39 @@ register(OpDef(
 
 
 def _vjp_cumprod(b: Builder, eqn: Eqn, ct: Atom) -> list[Atom | None]:
-    # Exact with zeros (no division by a zero): before the first zero along `dim`,
-    # reverse_cumsum(ct * out) / x as torch does; at the first zero, the reverse cumsum
-    # of ct * cumprod(x with that zero replaced by 1); after it, 0.
+    # Exact with zeros, no division by a zero; k-th zero means the k-th along `dim`.
+    #   before the 1st zero:   reverse_cumsum(ct * out) / x              (torch's formula)
+    #   at the 1st zero:       reverse_cumsum(ct * y1), y1 = cumprod(x, 1st zero -> 1)
+    #   between 1st and 2nd:   x1 * reverse_cumsum(ct * y1) / x
+    #   at the 2nd zero:       x1 * reverse_cumsum(ct * y2), y2 = cumprod(x, both -> 1)
+    #   later:                 0
+    # where x1 is the 1st zero's value: the terms are 0, but their derivative in x1 is
+    # not, which keeps second derivatives exact.
     (x,) = eqn.inputs
     y = eqn.outputs[0]
     dim, dt = eqn.params["dim"], x.dtype
     one, zero = Literal(1.0, dt), Literal(0.0, dt)
-    z = b.emit("cast", [b.emit("eq", [x, zero])], dtype=dt)
-    seen = b.emit("cumsum", [z], dim=dim, reverse=False)  # zeros up to here
-    before = b.emit("eq", [seen, zero])
-    first = b.emit("eq", [b.emit("mul", [z, seen]), one])
-    x_safe = b.emit("where", [before, x, one])
-    t1 = b.emit("div", [b.emit("cumsum", [b.emit("mul", [ct, y])], dim=dim, reverse=True), x_safe])
-    y2 = b.emit("cumprod", [b.emit("where", [first, one, x])], dim=dim)
-    t2 = b.emit("cumsum", [b.emit("mul", [ct, y2])], dim=dim, reverse=True)
-    return [b.emit("where", [before, t1, b.emit("where", [first, t2, zero])])]
+    em = b.emit
+
+    def rev_cumsum(a: Atom) -> Atom:
+        return em("cumsum", [em("mul", [ct, a])], dim=dim, reverse=True)
+
+    is_zero = em("eq", [x, zero])
+    seen = em("cumsum", [em("cast", [is_zero], dtype=dt)], dim=dim, reverse=False)
+    nth = em("where", [is_zero, seen, zero])  # k at the k-th zero, else 0
+    first, second = em("eq", [nth, one]), em("eq", [nth, Literal(2.0, dt)])
+    x_safe = em("where", [is_zero, one, x])
+    t0 = em("div", [rev_cumsum(y), x_safe])
+    y1 = em("cumprod", [em("where", [first, one, x])], dim=dim)
+    t1 = rev_cumsum(y1)
+    x1 = em("sum", [em("where", [first, x, zero])], dims=(dim,), keepdim=True)
+    between = em("div", [em("mul", [t1, x1]), x_safe])
+    y2 = em("cumprod", [em("where", [second, one, em("where", [first, one, x])])], dim=dim)
+    at_second = em("mul", [rev_cumsum(y2), x1])
+    g = em("where", [em("eq", [seen, one]), between, zero])
+    g = em("where", [second, at_second, g])
+    g = em("where", [first, t1, g])
+    return [em("where", [em("eq", [seen, zero]), t0, g])]
 
 
 register(OpDef("cumprod", "scan", _infer_same, vjp=_vjp_cumprod, torch_name="Cumprod",
@@ -185,6 +207,47 @@ for _name in ("all", "any"):
     register(OpDef(_name, "reduce", _infer_keep_dtype, torch_name=_name.capitalize(),
                    differentiable=False,
                    emit={"numpy": f"np.{_name}({{0}}, axis={{dims}}, keepdims={{keepdim}})"}))
+
+# ---------------------------------------------------------------- var / std
+# attrs: dims, keepdim, count (elements reduced), dof (= max(0, count - correction)).
+# Gradients as torch's var_backward / std_backward: 2 / dof * ct * (x - mean), the mean
+# recomputed in IR ops so that second derivatives flow through it; std's is 0 where
+# std is 0.
+
+
+def _emit_var(args: list[str], a: dict[str, Any], in_types, out_type, sqrt: bool = False) -> str:
+    ax, keep, x = _axis(a["dims"]), a["keepdim"], args[0]
+    mean = f"np.sum({x}, axis={ax}, keepdims=True) / {float(a['count'])!r}"  # (np.mean warns on 0)
+    dev = f"np.square({x} - {mean})"
+    var = f"np.sum({dev}, axis={ax}, keepdims={keep}) / {float(a['dof'])!r}"
+    return f"np.sqrt({var})" if sqrt else var
+
+
+def _var_grad(b: Builder, eqn: Eqn, g: Atom) -> Atom:
+    (x,) = eqn.inputs
+    p = eqn.params
+    total = b.emit("sum", [x], dims=p["dims"], keepdim=True)
+    mean = b.emit("div", [total, Literal(float(p["count"]), x.dtype)])
+    dev = b.emit("sub", [x, mean])
+    return b.emit("div", [b.emit("mul", [g, dev]), Literal(p["dof"] / 2, x.dtype)])
+
+
+def _vjp_var(b: Builder, eqn: Eqn, ct: Atom) -> list[Atom | None]:
+    return [_var_grad(b, eqn, _kept(b, eqn, ct)[0])]
+
+
+def _vjp_std(b: Builder, eqn: Eqn, ct: Atom) -> list[Atom | None]:
+    out, g = _kept(b, eqn, eqn.outputs[0], ct)
+    s, c = arg_symbols(2)
+    g_var = _pw(b, [out, g], sympy.Piecewise((0, sympy.Eq(s, 0)), (c / (2 * s), True)),
+                out.dtype)
+    return [_var_grad(b, eqn, g_var)]
+
+
+register(OpDef("var", "reduce", _infer_keep_dtype, vjp=_vjp_var, torch_name="Var",
+               emit={"numpy": _emit_var}))
+register(OpDef("std", "reduce", _infer_keep_dtype, vjp=_vjp_std, torch_name="Std",
+               emit={"numpy": lambda *a: _emit_var(*a, sqrt=True)}))
 
 # ---------------------------------------------------------------- p-norm (finite p)
 # (sum |x|^p)^(1/p); p = 1 and p = +-inf are composed from abs/sum/amax/amin in the front
@@ -218,8 +281,9 @@ def _vjp_pnorm(b: Builder, eqn: Eqn, ct: Atom) -> list[Atom | None]:
     if p < 1:
         expr = sympy.Piecewise((0, sympy.Eq(xs, 0)), (c * scaled * ns ** (1 - e), True))
     else:
-        expr = sympy.Piecewise((0, sympy.Or(sympy.Eq(ns, 0), sympy.Eq(xs, 0))),
-                               (c * scaled / ns ** (e - 1), True))
+        # for 1 < p < 2, |x|^(p-2) is infinite at x = 0, where the gradient is 0
+        at_zero = sympy.Or(sympy.Eq(ns, 0), sympy.Eq(xs, 0)) if p < 2 else sympy.Eq(ns, 0)
+        expr = sympy.Piecewise((0, at_zero), (c * scaled / ns ** (e - 1), True))
     return [_pw(b, [x, n, g], expr, x.dtype)]
 
 
