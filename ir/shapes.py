@@ -49,12 +49,11 @@ def normalize_dims(dims: int | Sequence[int] | None, ndim: int) -> tuple[int, ..
         return tuple(range(ndim))
     if isinstance(dims, int):
         dims = (dims,)
-    out = tuple(sorted({normalize_dim(d, ndim) for d in dims}))
-    if ndim == 0:
-        return ()
-    if len(out) != len(tuple(dims)):
-        raise RuntimeError(f"dim {list(dims)} appears multiple times in the list of dims")
-    return out
+    normalized = [normalize_dim(d, ndim) for d in dims]
+    for i, d in enumerate(normalized):
+        if d in normalized[:i]:
+            raise RuntimeError(f"dim {d} appears multiple times in the list of dims")
+    return () if ndim == 0 else tuple(sorted(normalized))
 
 
 def infer_reshape(shape: Sequence[int], numel: int) -> tuple[int, ...]:

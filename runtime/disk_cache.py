@@ -98,18 +98,25 @@ def store(key: str, payload: dict[str, Any]) -> None:
         pass  # a read-only or full disk only costs the cache
 
 
+def _entries(root: Path) -> list[Path]:
+    # a writer killed mid-store leaves a .tmp- file: not an entry
+    return ([p for p in root.rglob("*.json") if p.is_file() and not p.name.startswith(".tmp-")]
+            if root.exists() else [])
+
+
 def info() -> dict[str, Any]:
     root = cache_dir()
-    files = [p for p in root.rglob("*.json")] if root.exists() else []
+    files = _entries(root)
     return {"path": str(root), "entries": len(files),
             "bytes": sum(p.stat().st_size for p in files)}
 
 
 def clear() -> int:
+    """Remove every entry (and anything foreign in an entry's place); returns how many."""
     root = cache_dir()
     n = 0
     if root.exists():
-        for p in root.rglob("*.json"):
-            p.unlink(missing_ok=True)
-            n += 1
+        for p in list(root.rglob("*.json")):
+            n += p.is_file()
+            _remove(p)
     return n

@@ -102,7 +102,7 @@ def _run_user(what: str, call: Callable[[], Any]) -> Any:
         raise
     except tt.TraceError as err:
         raise UsageError(f"cannot trace {what}: {str(err).splitlines()[0]}") from None
-    except (RuntimeError, TypeError, ValueError, IndexError) as err:
+    except Exception as err:  # the user's code failed: say what and where, in one line
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise UsageError(f"{what} failed while tracing: {type(err).__name__}: {first}") from None
 
@@ -271,6 +271,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return a.func(a)
     except UsageError as err:
         print(f"torchtrek {a.command}: error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:  # an output path that cannot be written, say
+        print(f"torchtrek {a.command}: error: {err.strerror or err}: "
+              f"{err.filename or ''} (check the -o/--output path)", file=sys.stderr)
         return 2
 
 

@@ -120,7 +120,7 @@ def _flatten(out: Any) -> tuple[list[Tensor], Callable[[list[Any]], Any]]:
             for p, r in parts:
                 res.append(r(xs[i : i + len(p)]))
                 i += len(p)
-            return kind(res)
+            return kind(*res) if hasattr(kind, "_fields") else kind(res)  # named tuples
 
         return flat, rebuild
     if isinstance(out, dict):
@@ -499,7 +499,12 @@ def value_and_grad(f: Callable[..., Any], argnums: int | Sequence[int] = 0) -> _
 
 
 def trace(f: Callable[..., Any], *example_args: Any, **kwargs: Any) -> Graph:
-    """The optimized IR graph of `f` for these example arguments; str() is its text."""
+    """The optimized IR graph of `f` for these example arguments; str() is its text.
+
+    `tt.trace(matrix)` with a tensor is torch.trace (the sum of the diagonal), so code
+    written for torch keeps working."""
+    if isinstance(f, Tensor):
+        return f.trace()
     ctx, atoms, _, _ = trace_function(f, example_args, kwargs)
     return optimize(ctx.graph(atoms))
 

@@ -80,8 +80,8 @@ def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
     signature_args = call_args + (["*", "params=None"] if param_keys else [])
     impl_args = call_args + [f'_p["{k}"]' for k in param_keys]
     wrt_named = [(in_vars[i].hint, str(in_vars[i].type)) for i in cg.wrt_indices]
-    ct_names = [f"grad_{names[outs[i]]}" if hasattr(outs[i], "hint") else f"grad_out{i}"
-                for i in cg.ct_outputs]
+    ct_names = _unique([f"grad_{names[outs[i]]}" if hasattr(outs[i], "hint") else f"grad_out{i}"
+                        for i in cg.ct_outputs], set(call_args) | set(param_codes) | _RESERVED)
     scalar_out = len(outs) == 1 and outs[0].shape == () and bool(cg.ct_outputs)
     ct_defaults = [f"{c}=None" if scalar_out else c for c in ct_names]
     ct_call = [f"np.ones((), dtype=np.{outs[0].dtype.name}) if {c} is None else {c}"
@@ -142,7 +142,7 @@ def _export_cuda(graph: Any, mask: list[bool], inputs: list[Any], tensor_pos: li
     fwd = cuda_generate(cg.forward_graph, "_forward_launch")
     bwd = cuda_generate(cg.backward_graph, "_backward_launch") if cg.ct_outputs else None
     outs = cg.graph.outputs
-    ct_names = [f"grad_{names[outs[i]]}" for i in cg.ct_outputs]
+    ct_names = _unique([f"grad_{names[outs[i]]}" for i in cg.ct_outputs], set(call_args))
     source = template("export.py.j2", "cuda").render(
         name=name, version=VERSION, call_args=call_args,
         ct_args=[f"{c}=None" for c in ct_names],
@@ -179,6 +179,19 @@ def _export_cuda(graph: Any, mask: list[bool], inputs: list[Any], tensor_pos: li
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return module_path
+
+
+def _unique(wanted: list[str], taken: set[str]) -> list[str]:
+    """`wanted` names, each suffixed until it clashes with nothing taken (an argument
+    the user called grad_loss, say)."""
+    out = []
+    for w in wanted:
+        name, n = w, 1
+        while name in taken:
+            name, n = f"{w}_{n}", n + 1
+        taken.add(name)
+        out.append(name)
+    return out
 
 
 def _strip_header(launcher: str) -> str:

@@ -437,7 +437,9 @@ def max(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
     """torch.max(x) (the largest value) or torch.max(x, dim) -> (values, indices)."""
     if dim is None:
         return amax(x)
-    return _MaxResult(amax(x, dim, keepdim), argmax(x, dim, keepdim))
+    from .ops.reductions import _select  # torch routes the gradient to the chosen index
+
+    return _MaxResult(*_select("max", "argmax", x, dim, keepdim))
 
 
 from collections import namedtuple  # noqa: E402

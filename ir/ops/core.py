@@ -16,7 +16,7 @@ from .. import dtypes
 from ..builder import Builder
 from ..graph import Atom, Eqn, Literal, TensorType
 from ..opdef import OpDef, register
-from ..shapes import ShapeError, broadcast_shapes
+from ..shapes import DimIndexError, ShapeError, broadcast_shapes
 
 # ---------------------------------------------------------------- shape rules
 
@@ -124,8 +124,9 @@ register(OpDef("sum", "reduce", _infer_sum, vjp=_vjp_sum, torch_name="Sum",
 def _infer_amax(types: Sequence[TensorType], a: dict[str, Any]) -> tuple[TensorType, ...]:
     (t,) = types
     dims, keep = a["dims"], a["keepdim"]
-    if any(t.shape[d] == 0 for d in dims):
-        raise ShapeError("amax(): Expected reduction dim to have non-zero size.")
+    for d in dims:
+        if t.shape[d] == 0:
+            raise DimIndexError(f"amax(): Expected reduction dim {d} to have non-zero size.")
     shape = tuple(1 if i in dims else s for i, s in enumerate(t.shape) if keep or i not in dims)
     return (TensorType(shape, t.dtype),)
 
