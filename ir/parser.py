@@ -59,13 +59,23 @@ def parse_type(text: str) -> TensorType:
     return TensorType(dims, _LONG[m.group(1)])
 
 
+_NONFINITE = {"inf": float("inf"), "-inf": float("-inf"), "nan": float("nan")}
+
+
+def _number(text: str) -> Any:
+    """A Python literal, or one of the words repr() gives non-finite floats."""
+    if text in _NONFINITE:
+        return _NONFINITE[text]
+    return ast.literal_eval(text)
+
+
 def _attr_value(key: str, text: str) -> Any:
     if text in _LONG:
         return _LONG[text]
     if text.startswith('"') and key == "expr":
         return sympy.sympify(text[1:-1], locals=_sympy_locals())
     try:
-        return ast.literal_eval(text)
+        return _number(text)
     except (ValueError, SyntaxError):
         raise IRParseError(f"bad attribute value {key}={text}") from None
 
@@ -95,7 +105,10 @@ def parse(text: str) -> Graph:
         value, _, ty = tok.rpartition(":")
         if ty not in _LONG:
             raise IRParseError(f"line {lineno}: bad operand {tok!r}")
-        return Literal(ast.literal_eval(value), _LONG[ty])
+        try:
+            return Literal(_number(value), _LONG[ty])
+        except (ValueError, SyntaxError):
+            raise IRParseError(f"line {lineno}: bad literal {tok!r}") from None
 
     eqns: list[Eqn] = []
     outputs: list[Atom] | None = None

@@ -12,6 +12,7 @@ order, so the same graph always prints the same text.
 from __future__ import annotations
 
 import keyword
+import math
 import re
 from typing import Any
 
@@ -20,14 +21,16 @@ import sympy
 from .dtypes import DType
 from .graph import Atom, Graph, Literal, TensorType, Var, _SHORT
 
-RESERVED = {"np", "numpy", "math", "self", "None", "True", "False"}
+# Names generated code must not shadow: modules, and builtins an emitter may call.
+RESERVED = {"np", "numpy", "math", "self", "None", "True", "False", "slice", "range", "len",
+            "tuple", "list", "int", "float", "bool", "type", "isinstance", "getattr"}
 
 
 def _identifier(hint: str, dots: bool = False) -> str:
     name = re.sub(r"[^\w.]" if dots else r"\W", "_", hint) or "t"
     if dots:
         name = ".".join(p or "_" for p in name.split("."))
-    if name[0].isdigit():
+    if name[0].isdigit() and not dots:  # IR names may start with a digit: %0.weight
         name = "t" + name
     if keyword.iskeyword(name) or name in RESERVED:
         name += "_"
@@ -56,6 +59,8 @@ def value_names(graph: Graph, code: bool = True,
 
 
 def format_attr(value: Any) -> str:
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)  # inf, -inf, nan: the parser reads these words back
     if isinstance(value, DType):
         return _SHORT[value.name]
     if isinstance(value, sympy.Basic):

@@ -106,6 +106,40 @@ def _outside_refs(fn: Callable[..., Any], depth: int = 3) -> dict[int, tuple[str
     return out
 
 
+def _reachable_modules(fn: Any, depth: int = 3) -> list[Any]:
+    """nn.Modules `fn` is, or reads from its closure and globals (with their children)."""
+    found: dict[int, Any] = {}
+
+    def add(obj: Any) -> None:
+        if hasattr(obj, "training") and callable(getattr(obj, "modules", None)):
+            for m in obj.modules():
+                found.setdefault(id(m), m)
+
+    def walk(f: Any, d: int) -> None:
+        add(f)
+        code = getattr(f, "__code__", None)
+        if code is None or d == 0:
+            return
+        for cell in getattr(f, "__closure__", None) or ():
+            try:
+                v = cell.cell_contents
+            except ValueError:
+                continue
+            add(v)
+            if inspect.isfunction(v):
+                walk(v, d - 1)
+        g = getattr(f, "__globals__", {})
+        for name in code.co_names:
+            v = g.get(name)
+            add(v)
+            if inspect.isfunction(v) and getattr(v, "__module__", "").split(".")[0] != "torchtrek":
+                walk(v, d - 1)
+
+    walk(getattr(fn, "forward", None) if hasattr(fn, "training") else fn, depth)
+    add(fn)
+    return list(found.values())
+
+
 def _flatten(out: Any) -> tuple[list[Tensor], Callable[[list[Any]], Any]]:
     """Tensors in a (nested) tuple/list/dict result, and how to rebuild it."""
     if isinstance(out, Tensor):
@@ -342,13 +376,21 @@ class CompiledFunction:
         self.fn = fn
         self.options = options
         self._cache: dict[Any, _Entry] = {}
+        self._modules: list[Any] | None = None
         self._last_key: Any = None
         self.trace_count = 0
         functools.update_wrapper(self, fn, updated=())
 
     def _key(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool) -> Any:
         return (tuple(_arg_key(a) for a in args), tuple((k, _arg_key(v)) for k, v in sorted(kwargs.items())),
-                autograd.is_grad_enabled(), force_grad)
+                autograd.is_grad_enabled(), force_grad, self._modes())
+
+    def _modes(self) -> tuple[bool, ...]:
+        """train()/eval() of every module the function reaches: dropout and friends trace
+        differently, so a change of mode is a new signature (as torch.compile guards it)."""
+        if self._modules is None:
+            self._modules = _reachable_modules(self.fn)
+        return tuple(m.training for m in self._modules)
 
     def _entry(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool = False) -> _Entry:
         key = self._key(args, kwargs, force_grad)

@@ -199,7 +199,12 @@ def abs(x: Any) -> Any:
 absolute = abs
 
 
-def where(cond: Any, a: Any, b: Any) -> Any:
+def where(cond: Any, a: Any = None, b: Any = None) -> Any:
+    """where(cond, a, b) selects; where(cond) alone is nonzero(cond, as_tuple=True)."""
+    if a is None and b is None:
+        from .ops.indexing import nonzero
+
+        return nonzero(cond, as_tuple=True)
     Tensor = _tensor_cls()
     if not isinstance(cond, Tensor):
         raise TypeError("where(): argument 'condition' must be Tensor")

@@ -391,7 +391,30 @@ class Tensor:
         return repr(self)
 
     def __iter__(self) -> Iterator[Any]:
-        raise TypeError("iterating over a tensor is not supported yet (needs indexing)")
+        if self.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return iter(self.unbind(0))
+
+    @property
+    def data(self) -> "Tensor":
+        """The values without autograd history (shares memory), as torch's .data."""
+        return F.detach(self)
+
+    @data.setter
+    def data(self, value: "Tensor") -> None:
+        self._data, self._dtype = value._data, value._dtype
+
+    @property
+    def mT(self) -> "Tensor":
+        from .ops.shape import mT
+
+        return mT(self)
+
+    @property
+    def mH(self) -> "Tensor":
+        from .ops.shape import mH
+
+        return mH(self)
 
     __hash__ = object.__hash__
 

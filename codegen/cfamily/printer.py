@@ -40,6 +40,18 @@ class CExprPrinter(C99CodePrinter):
     def _print_Symbol(self, expr) -> str:
         return self.names.get(expr, expr.name)
 
+    def _print(self, expr, **kwargs) -> str:  # type: ignore[override]
+        # Irrational constants (sqrt(2), log(2), pi) print as typed literals: C++ has no
+        # sqrt(int), and a double constant would widen float32 arithmetic.
+        if isinstance(expr, sympy.Basic) and expr.is_number and not expr.is_Rational:
+            value = complex(expr.evalf(20))
+            if value.imag == 0:
+                text = repr(float(value.real))
+                if text in ("inf", "-inf", "nan"):
+                    return {"inf": "INFINITY", "-inf": "-INFINITY", "nan": "NAN"}[text]
+                return text + ("F" if self.dtype == "float32" else "")
+        return super()._print(expr, **kwargs)
+
     def _print_Integer(self, expr) -> str:
         return str(expr.p)
 

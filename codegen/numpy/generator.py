@@ -7,6 +7,7 @@ renders the same bytes.
 
 from __future__ import annotations
 
+import math
 import warnings
 from functools import lru_cache
 from pathlib import Path
@@ -45,11 +46,28 @@ def _literal(a: Literal) -> str:
     if a.dtype.name == "bool":
         return repr(bool(a.value))
     if a.dtype.is_floating_point:
-        return repr(float(a.value))
+        return _float_text(float(a.value))
     return repr(int(a.value))
 
 
+def _float_text(v: float) -> str:
+    if math.isnan(v):
+        return "np.nan"
+    if math.isinf(v):
+        return "np.inf" if v > 0 else "-np.inf"
+    return repr(v)
+
+
+class _Code(str):
+    """An attribute already printed as code: its repr is itself (for `{value!r}`)."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
 def _attr_text(v: Any) -> Any:
+    if isinstance(v, float) and not math.isfinite(v):
+        return _Code(_float_text(v))
     return v.name if isinstance(v, DType) else v
 
 

@@ -36,7 +36,8 @@ def _is_int(t: TensorType) -> bool:
 # ---------------------------------------------------------------- index / index_put
 
 
-def index_shape(x: Sequence[int], dims: Sequence[int], idx: Sequence[Sequence[int]]) -> tuple[int, ...]:
+def index_shape(x: Sequence[int], dims: Sequence[int],
+                idx: Sequence[Sequence[int]]) -> tuple[int, ...]:
     """The shape of x[..., i0, ..., i1, ...] with int index tensors at `dims` (sorted):
     their broadcast shape replaces the indexed dims in place when those are adjacent,
     else it goes first (NumPy's and torch's rule)."""
@@ -60,18 +61,17 @@ def _index_key(args: Sequence[str], dims: Sequence[int]) -> str:
     return ", ".join(parts)
 
 
-def _index_tuple(args: Sequence[str], dims: Sequence[int]) -> str:
-    parts = ["slice(None)"] * (max(dims) + 1)
-    for d, a in zip(dims, args):
-        parts[d] = a
-    return "(" + ", ".join(parts) + ("," if len(parts) == 1 else "") + ")"
+def _index_expr(args: Sequence[str], dims: Sequence[int]) -> str:
+    # np.s_ rather than slice(None): generated code may name a value `slice`
+    return f"np.s_[{_index_key(args, dims)}]"
 
 
 def _infer_index(types: Sequence[TensorType], a: dict[str, Any]) -> tuple[TensorType, ...]:
     x, *idx = types
     dims = tuple(a["dims"])
     if len(dims) != len(idx) or not idx or list(dims) != sorted(set(dims)) or dims[-1] >= x.ndim:
-        raise ShapeError(f"index: dims {dims} do not fit {len(idx)} indices into a {x.ndim}-d tensor")
+        raise ShapeError(f"index: dims {dims} do not fit {len(idx)} indices into a "
+                         f"{x.ndim}-d tensor")
     for t in idx:
         if not _is_int(t):
             raise IndexError("tensors used as indices must be long, int, byte or bool tensors")
@@ -115,7 +115,7 @@ def _vjp_index_put(b: Builder, eqn: Eqn, ct: Atom) -> list[Atom | None]:
 
 def _emit_index_put(args: list[str], a: dict[str, Any], in_types, out_type) -> str:
     n = len(args) - 2
-    key = _index_tuple([f"a{i + 1}" for i in range(n)], a["dims"])
+    key = _index_expr([f"a{i + 1}" for i in range(n)], a["dims"])
     stmt = f"np.add.at(o, {key}, a0)" if a["accumulate"] else f"o.__setitem__({key}, a0)"
     return updated_copy(stmt, args[0], *args[1:])
 
