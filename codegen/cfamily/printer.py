@@ -34,6 +34,7 @@ class CExprPrinter(C99CodePrinter):
         aliases = {real: float32 if dtype == "float32" else float64}
         super().__init__({"type_aliases": aliases})
         self.dtype = dtype
+        self.integer = dtype not in ("float32", "float64", "float16")
         self.suffix = "f" if dtype == "float32" else ""
         self.names: dict[sympy.Symbol, str] = {}
 
@@ -97,6 +98,12 @@ class CExprPrinter(C99CodePrinter):
             out = f"(({self._print(c)}) ? ({self._print(value)}) : ({out}))"
         return out
 
+    def _print_Abs(self, expr) -> str:
+        if self.integer:  # fabs has no integer overload on the device
+            x = self._print(expr.args[0])
+            return f"(({x}) < 0 ? -({x}) : ({x}))"
+        return super()._print_Abs(expr)
+
     def _print_sign(self, expr) -> str:
         x = self._print(expr.args[0])
         return f"((({x}) > 0) - (({x}) < 0))"
@@ -109,7 +116,7 @@ def print_c(expr: sympy.Expr, names: dict[sympy.Symbol, str], dtype: str = "floa
     """`expr` as a C expression computing in `dtype`, symbols printed from `names`."""
     p = _PRINTERS.get(dtype)
     if p is None:
-        p = _PRINTERS[dtype] = CExprPrinter(dtype if dtype in ("float32", "float64") else "float64")
+        p = _PRINTERS[dtype] = CExprPrinter(dtype)
     p.names = names
     try:
         return p.doprint(expr)

@@ -25,19 +25,26 @@ def nvcc_path() -> str | None:
     return path
 
 
-def _wrap(module: CudaModule, j: int) -> str:
-    body = module.cuda_source
-    head, _, rest = body.partition("#define __TT_INLINE__ __device__ __forceinline__\n")
-    for k in module.kernels:
-        rest = re.sub(rf"\b{re.escape(k.name)}\b", f"m{j}_{k.name}", rest)
-    return f"namespace m{j} {{\n{rest}\n}}  // namespace m{j}\n"
+def distinct_kernels(modules: Sequence[CudaModule]) -> tuple[str, list[str]]:
+    """The shared preamble and every distinct kernel (named KERNEL). A module is the
+    preamble plus its kernels, so compiling each distinct kernel once after the preamble
+    checks every module."""
+    preamble = ""
+    kernels: dict[str, None] = {}
+    for m in modules:
+        head, _, rest = m.cuda_source.partition("#define __TT_INLINE__ __device__ __forceinline__\n")
+        first = rest.find("\n// ", rest.find("tt_argmax_step"))
+        preamble = preamble or rest[:first]
+        for k in m.kernels:
+            kernels.setdefault(re.sub(rf"\b{re.escape(k.name)}\b", "KERNEL", k.source), None)
+    return preamble, list(kernels)
 
 
-def compile_batch(modules: Sequence[CudaModule], arch: str, workdir: Path) -> str | None:
-    """None when nvcc accepts every module; else nvcc's error text."""
+def compile_kernels(preamble: str, kernels: Sequence[str], arch: str, workdir: Path) -> str | None:
+    """None when nvcc accepts every kernel; else nvcc's error text."""
     parts = ["#include <cstdint>\n#include <cmath>\n#include <climits>\n"
-             "#define __TT_INLINE__ __device__ __forceinline__\n"]
-    parts += [_wrap(m, j) for j, m in enumerate(modules)]
+             "#define __TT_INLINE__ __device__ __forceinline__\n", preamble]
+    parts += [k.replace("KERNEL", f"k{j}", 1) + "\n" for j, k in enumerate(kernels)]
     fd, path = tempfile.mkstemp(suffix=".cu", dir=workdir)
     with os.fdopen(fd, "w") as f:
         f.write("".join(parts))
@@ -50,14 +57,14 @@ def compile_batch(modules: Sequence[CudaModule], arch: str, workdir: Path) -> st
 
 
 def compile_all(modules: Sequence[CudaModule], archs: Sequence[str] = ARCHS,
-                batch: int = 300, jobs: int = 2) -> list[str]:
+                batch: int = 400, jobs: int = 2) -> list[str]:
     """Compile every module for every arch; returns the error texts (empty: all good)."""
+    preamble, kernels = distinct_kernels(modules)
     errors: list[str] = []
     with tempfile.TemporaryDirectory() as tmp:
-        work = [(list(modules[i:i + batch]), arch) for arch in archs
-                for i in range(0, len(modules), batch)]
+        work = [(kernels[i:i + batch], arch) for arch in archs for i in range(0, len(kernels), batch)]
         with ThreadPoolExecutor(max_workers=jobs) as pool:
-            for err in pool.map(lambda w: compile_batch(w[0], w[1], Path(tmp)), work):
+            for err in pool.map(lambda w: compile_kernels(preamble, w[0], w[1], Path(tmp)), work):
                 if err:
                     errors.append(err)
     return errors

@@ -146,13 +146,13 @@ class _Gen:
 
     def add(self, e: Eqn, source: str, n_out: int, grid: tuple[int, int, int],
             args: list[str], block: tuple[int, int, int] = (BLOCK, 1, 1)) -> None:
-        name = self.kname(e)
-        source = source.replace("KERNEL", name)
-        self.kernels.append(Kernel(name, source, str(e.loc or e.op), grid, block, args))
         out = self.names[e.outputs[0]]
         t = e.outputs[0].type
         self.body.append(f"{out} = alloc({t.shape}, \"{t.dtype.name}\")")
-        if n_out > 0:
+        if n_out > 0:  # an empty result needs its buffer but no kernel
+            name = self.kname(e)
+            source = source.replace("KERNEL", name)
+            self.kernels.append(Kernel(name, source, str(e.loc or e.op), grid, block, args))
             grid_s = f"({grid[0]}, {grid[1]}, {grid[2]})"
             ptrs = ", ".join(f"{a}.gpudata" for a in args)
             self.body.append(f"K.{name}.prepared_call({grid_s}, {block}, {ptrs})")
@@ -247,7 +247,7 @@ class _Gen:
         expr = symbolic.formula(e.op, e.attrs, symbolic.literal_key(e))
         syms = symbolic.arg_symbols(len(e.inputs))
         compute = out.dtype.name if out.dtype.is_floating_point else next(
-            (a.dtype.name for a in e.inputs if a.dtype.is_floating_point), "float64")
+            (a.dtype.name for a in e.inputs if a.dtype.is_floating_point), "int64")
         operands = [(a, broadcast_view(a.shape, out.shape) if isinstance(a, Var) else ())
                     for a in e.inputs]
 
