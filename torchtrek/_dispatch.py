@@ -109,6 +109,7 @@ def _eager(op: str, operands: Sequence[Any], attrs: dict[str, Any],
         cg = _EAGER[key] = _compile_single(op, operands, attrs, wrt, backend)
     outs, residuals = cg.run(arrays)
     out = Tensor._wrap(outs[0])
+    _share_version(out, operands)
     if any(wrt) and cg.ct_outputs:
         tensors = [o for o in operands if not isinstance(o, Const)]
         edges = [_edge(tensors[i]) for i in cg.wrt_indices]
@@ -118,7 +119,27 @@ def _eager(op: str, operands: Sequence[Any], attrs: dict[str, Any],
         out.requires_grad = True
         out.grad_fn = node
         out._out_index = 0
+        if residuals:
+            autograd.record_saved(node, [o for o in tensors if not isinstance(o, Literal)],
+                                  [out])
     return out
+
+
+def _share_version(out: Any, operands: Sequence[Any]) -> None:
+    """An output over an operand's memory (a view: reshape, slice, transpose) shares its
+    version counter and records its base, as torch's views do."""
+    a = out._data
+    if not isinstance(a, np.ndarray):
+        return
+    for o in operands:
+        if isinstance(o, Literal):
+            continue
+        b = o._data
+        if a is b or (a.base is not None and isinstance(b, np.ndarray)
+                      and np.may_share_memory(a, b)):
+            out._vc = o._vc
+            out._base = o._base if o._base is not None else o
+            return
 
 
 class Const(Literal):

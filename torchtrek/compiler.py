@@ -37,7 +37,7 @@ def _recompile_reason(fn: Callable[..., Any], old: Any, new: Any, entry: Any) ->
     """Which argument changed and how, e.g. 'x: shape (3, 4) -> (5, 4)'."""
     if entry is not None and old == new:
         return "a tensor captured from outside the function changed shape or dtype"
-    (old_args, old_kw, old_grad, _), (new_args, new_kw, new_grad, _) = old, new
+    (old_args, old_kw, old_grad, _, old_modes), (new_args, new_kw, new_grad, _, new_modes) = old, new
     names = _param_names(fn, max(len(old_args), len(new_args)))
     reasons = []
     for name, a, b in zip(names, old_args, new_args):
@@ -55,6 +55,8 @@ def _recompile_reason(fn: Callable[..., Any], old: Any, new: Any, entry: Any) ->
         reasons.append("keyword arguments changed")
     if old_grad != new_grad:
         reasons.append(f"grad mode {old_grad} -> {new_grad}")
+    if old_modes != new_modes:
+        reasons.append("a module switched between train() and eval()")
     return "; ".join(reasons) or "a new signature"
 
 
@@ -306,8 +308,8 @@ def _collect_effects(ctx: TraceContext, tensor_pos: list[int]) -> _Effects:
         return ("captured", index[id(t)]) if id(t) in index else ("obj", t)
 
     for tensor, var in ctx.mutated.values():
-        if id(tensor) not in index:  # written but never read: capture it so it has a slot
-            ctx.capture(tensor, tensor._type(), tensor._hint)
+        if id(tensor) not in index:  # written but never read: give it a slot all the same
+            ctx.input_slot(tensor, tensor._type(), tensor._hint)
             index[id(tensor)] = len(ctx.captured) - 1
         fx.mutations.append((index[id(tensor)], len(fx.values)))
         fx.values.append(var)

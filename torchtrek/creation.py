@@ -176,24 +176,32 @@ def _like(x: Tensor, dtype: DType | None) -> tuple[tuple[int, ...], DType]:
     return tuple(x.shape), dtype or x.dtype
 
 
-def zeros_like(x: Tensor, *, dtype: DType | None = None, requires_grad: bool = False) -> Tensor:
+def _like_device(x: Tensor, device: Any) -> Any:
+    return device if device is not None else (x.device if x._var is None else None)
+
+
+def zeros_like(x: Tensor, *, dtype: DType | None = None, device: Any = None,
+               requires_grad: bool = False) -> Tensor:
     shape, d = _like(x, dtype)
-    return zeros(shape, dtype=d, requires_grad=requires_grad)
+    return zeros(shape, dtype=d, requires_grad=requires_grad, device=_like_device(x, device))
 
 
-def ones_like(x: Tensor, *, dtype: DType | None = None, requires_grad: bool = False) -> Tensor:
-    shape, d = _like(x, dtype)
-    return ones(shape, dtype=d, requires_grad=requires_grad)
-
-
-def empty_like(x: Tensor, *, dtype: DType | None = None, requires_grad: bool = False) -> Tensor:
-    return zeros_like(x, dtype=dtype, requires_grad=requires_grad)
-
-
-def full_like(x: Tensor, fill_value: Any, *, dtype: DType | None = None,
+def ones_like(x: Tensor, *, dtype: DType | None = None, device: Any = None,
               requires_grad: bool = False) -> Tensor:
     shape, d = _like(x, dtype)
-    return full(shape, fill_value, dtype=d, requires_grad=requires_grad)
+    return ones(shape, dtype=d, requires_grad=requires_grad, device=_like_device(x, device))
+
+
+def empty_like(x: Tensor, *, dtype: DType | None = None, device: Any = None,
+               requires_grad: bool = False) -> Tensor:
+    return zeros_like(x, dtype=dtype, device=device, requires_grad=requires_grad)
+
+
+def full_like(x: Tensor, fill_value: Any, *, dtype: DType | None = None, device: Any = None,
+              requires_grad: bool = False) -> Tensor:
+    shape, d = _like(x, dtype)
+    return full(shape, fill_value, dtype=d, requires_grad=requires_grad,
+                device=_like_device(x, device))
 
 
 def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: DType | None = None,
@@ -249,9 +257,60 @@ def randn(*size: Any, dtype: DType | None = None, device: Any = None,
     return _random(size, dtype, requires_grad, normal=True, device=device)
 
 
-def rand_like(x: Tensor, *, dtype: DType | None = None) -> Tensor:
-    return rand(tuple(x.shape), dtype=dtype or x.dtype)
+def rand_like(x: Tensor, *, dtype: DType | None = None, device: Any = None) -> Tensor:
+    return rand(tuple(x.shape), dtype=dtype or x.dtype, device=_like_device(x, device))
 
 
-def randn_like(x: Tensor, *, dtype: DType | None = None) -> Tensor:
-    return randn(tuple(x.shape), dtype=dtype or x.dtype)
+def randn_like(x: Tensor, *, dtype: DType | None = None, device: Any = None) -> Tensor:
+    return randn(tuple(x.shape), dtype=dtype or x.dtype, device=_like_device(x, device))
+
+
+def randint(low: int, high: Any = None, size: Any = None, *, dtype: DType | None = None,
+            device: Any = None, requires_grad: bool = False) -> Tensor:
+    """torch.randint(high, size) or torch.randint(low, high, size): int64 by default."""
+    if size is None:
+        if high is None or not isinstance(high, (tuple, list)):
+            raise TypeError("randint() missing required argument 'size'")
+        low, high, size = 0, low, high
+    if high is None:
+        raise TypeError("randint() missing required argument 'high'")
+    if high <= low:
+        raise RuntimeError(f"random_ expects 'from' to be less than 'to', but got from={low} >= to={high}")
+    if _tracing():
+        from .tracer import trace_error
+
+        raise trace_error("random numbers inside a compiled function (not supported yet; pass them in as an argument)")
+    d = dtype or dtypes.int64
+    arr = _rng.integers(low, high, size=_size(tuple(size)))
+    return _finish(arr.astype(d.name), requires_grad, device)
+
+
+def randint_like(x: Tensor, low: int, high: Any = None, *, dtype: DType | None = None) -> Tensor:
+    if high is None:
+        low, high = 0, low
+    return randint(low, high, tuple(x.shape), dtype=dtype or x.dtype, device=_like_device(x, None))
+
+
+def linspace(start: float, end: float, steps: int, *, dtype: DType | None = None,
+             device: Any = None, requires_grad: bool = False) -> Tensor:
+    if steps < 0:
+        raise RuntimeError("number of steps must be non-negative")
+    d = dtype or F.get_default_dtype()
+    # torch fills from both ends for accuracy: start + i*step for the first half,
+    # end - (steps-1-i)*step for the second
+    t = np.dtype(d.name) if d.is_floating_point else np.dtype(np.float32)
+    start_, end_ = t.type(start), t.type(end)
+    step = (end_ - start_) / t.type(steps - 1) if steps > 1 else t.type(0)
+    i = np.arange(steps).astype(t)
+    half = steps // 2
+    arr = np.where(np.arange(steps) < max(half, 1), start_ + step * i,
+                   end_ - step * (t.type(steps - 1) - i))
+    return _finish(arr.astype(d.name), requires_grad, device)
+
+
+def eye(n: int, m: int | None = None, *, dtype: DType | None = None, device: Any = None,
+        requires_grad: bool = False) -> Tensor:
+    d = dtype or F.get_default_dtype()
+    if n < 0 or (m is not None and m < 0):
+        raise RuntimeError(f"n must be greater or equal to 0, got {n}")
+    return _finish(np.eye(n, m, dtype=d.name), requires_grad, device)

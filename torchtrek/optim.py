@@ -4,6 +4,12 @@ with torch's arithmetic, so results match torch's step for step.
 The Optimizer base class keeps parameter groups, per-parameter state, zero_grad and
 state_dict / load_state_dict in torch's layout (parameters numbered in group order).
 
+Traceable: `step()` and `zero_grad()` run inside `@tt.compile` (a whole training step
+traced into one function). No Python value is read from a tensor: Adam's step count is
+a 0-d float32 tensor updated in place and its bias corrections are tensor ops, so the
+compiled code reads the current count at every call. State created during a trace is
+made of real (zero-filled) tensors, which the compiled code captures and updates in place.
+
 Rounding: torch's CPU kernels for `add(other, alpha=a)`, `lerp` and `addcmul` are fused
 multiply-adds (one rounding); for float32 they are computed here in float64 and rounded
 once (axpy, lerp, addcmul below). Only torch's vectorized sqrt, which is not correctly
@@ -20,9 +26,10 @@ import numpy as np
 
 from . import autograd
 from . import functional as F
-from .creation import tensor, zeros_like
 from .ir import dtypes
+from .runtime import arrays
 from .tensor import Tensor
+from .tracer import current_trace
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
 
@@ -61,6 +68,19 @@ def _lerp(start: Any, end: Any, weight: float) -> Any:
     return _narrow(_wide(end) + diff * _scalar(weight - 1, start), start)
 
 
+def _real_full(like: Tensor | None, value: float = 0, dtype: Any = None) -> Tensor:
+    """`value` everywhere, shaped like `like` (0-d when `like` is None), on its device,
+    always a real tensor: inside a trace the creation ops make graph constants, while
+    optimizer state must outlive the trace (the compiled code captures it and updates it
+    in place at every call)."""
+    shape = () if like is None else tuple(like.shape)
+    d = dtype or like.dtype
+    data = None if like is None else like._data
+    if data is None:  # 0-d state, or a traced (symbolic) parameter: on the host
+        return Tensor._wrap(np.full(shape, value, d.name))
+    return Tensor._wrap(arrays.full_like_spec(shape, d.name, value, data))
+
+
 def _addcmul(x: Any, t1: Any, t2: Any, value: float) -> Any:
     """x + value * t1 * t2 as torch computes it: (value * t1) rounded, then one fused
     multiply-add with t2."""
@@ -82,6 +102,9 @@ class Optimizer:
     def __init__(self, params: Iterable[Any], defaults: dict[str, Any]) -> None:
         self.defaults = defaults
         self.state: dict[Tensor, dict[str, Any]] = {}
+        # SGD with dampening, momentum buffer created inside a trace: 1 until the first
+        # step ran (not in torch's state; see SGD._momentum_buffer)
+        self._first_step: dict[Tensor, Tensor] = {}
         self.param_groups: list[dict[str, Any]] = []
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
@@ -125,13 +148,22 @@ class Optimizer:
     def zero_grad(self, set_to_none: bool = True) -> None:
         for group in self.param_groups:
             for p in group["params"]:
-                if p.grad is None:
-                    continue
                 if set_to_none:
+                    # no read of .grad: inside a trace a read becomes a guard on whether
+                    # .grad was None, and the result is None either way
                     p.grad = None
-                else:
-                    p.grad.detach_()
-                    p.grad.zero_()
+                    continue
+                g = p.grad
+                if g is None:
+                    continue
+                g.detach_()
+                ctx = current_trace()
+                if ctx is not None and g._var is None:
+                    # Work around the compiler giving a real tensor that is written before
+                    # it is read no slot of its own (its write-back then lands on another
+                    # captured tensor): read it first, so it is captured.
+                    ctx.capture(g, g._type(), g._hint)
+                g.zero_()
 
     def _state(self, p: Tensor) -> dict[str, Any]:
         return self.state.setdefault(p, {})
@@ -175,6 +207,7 @@ class Optimizer:
         by_index = dict(zip(chain.from_iterable(s["params"] for s in saved),
                             chain.from_iterable(g["params"] for g in self.param_groups)))
         self.state = {}
+        self._first_step = {}
         for k, s in state_dict["state"].items():
             if k in by_index:
                 p = by_index[k]
@@ -230,15 +263,35 @@ class SGD(Optimizer):
             if group["weight_decay"] != 0:
                 grad = _axpy(grad, p, group["weight_decay"])
             if momentum != 0:
-                state = self._state(p)
-                buf = state.get("momentum_buffer")
-                if buf is None:
-                    buf = state["momentum_buffer"] = grad.detach().clone()
-                else:
-                    buf.mul_(momentum).copy_(_axpy(buf, grad, 1 - dampening))
+                buf = self._momentum_buffer(p, grad, momentum, dampening)
                 grad = _axpy(grad, buf, momentum) if group["nesterov"] else buf
             p.copy_(_axpy(p, grad, -lr))
 
+    def _momentum_buffer(self, p: Tensor, grad: Any, momentum: float, dampening: float) -> Any:
+        """The updated momentum buffer: the gradient itself on the first step (as torch),
+        momentum * buf + (1 - dampening) * grad after.
+
+        Eagerly the first step clones the gradient. Inside a trace the buffer must be a
+        real tensor and the compiled code must not depend on whether it ran before, so
+        it starts at zero (momentum * 0 + grad is exactly grad) and, when dampening
+        differs from zero, a private 0-d flag selects the first step's value."""
+        state = self._state(p)
+        buf = state.get("momentum_buffer")
+        if buf is None and current_trace() is None:
+            buf = state["momentum_buffer"] = grad.detach().clone()
+            return buf
+        if buf is None:
+            buf = state["momentum_buffer"] = _real_full(p)
+            if dampening != 0:
+                self._first_step[p] = _real_full(None, 1.0, dtypes.float32)
+        first = self._first_step.get(p)
+        buf.mul_(momentum)
+        update = _axpy(buf, grad, 1 - dampening)
+        if first is not None:
+            update = F.where(first > 0, grad, update)
+            first.zero_()
+        buf.copy_(update)
+        return buf
 
 # ----------------------------------------------------------------- Adam, AdamW
 
@@ -274,14 +327,14 @@ class Adam(Optimizer):
                 continue
             state = self._state(p)
             if not state:
-                state["step"] = tensor(0.0, dtype=dtypes.float32)
-                state["exp_avg"] = zeros_like(p)
-                state["exp_avg_sq"] = zeros_like(p)
+                state["step"] = _real_full(None, 0.0, dtypes.float32)
+                state["exp_avg"] = _real_full(p)
+                state["exp_avg_sq"] = _real_full(p)
                 if amsgrad:
-                    state["max_exp_avg_sq"] = zeros_like(p)
+                    state["max_exp_avg_sq"] = _real_full(p)
             grad = -p.grad if group["maximize"] else p.grad
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            step = state["step"].add_(1).item()
+            step = state["step"].add_(1)
             if wd != 0:
                 if group["decoupled_weight_decay"]:
                     p.mul_(1 - lr * wd)
@@ -289,14 +342,19 @@ class Adam(Optimizer):
                     grad = _axpy(grad, p, wd)
             exp_avg.copy_(_lerp(exp_avg, grad, 1 - beta1))
             exp_avg_sq.copy_(_addcmul(exp_avg_sq * beta2, grad, grad, 1 - beta2))
+            # torch reads the step as a Python float and computes these in double; here
+            # they are float64 tensor ops on the step tensor, so a compiled step reads the
+            # current count at every call instead of baking in the traced one
+            step = F.cast(step, dtypes.float64)
             step_size = lr / (1 - beta1**step)
-            bias_correction2_sqrt = (1 - beta2**step) ** 0.5
+            bias_correction2_sqrt = F.sqrt(1 - beta2**step)
             if amsgrad:
                 biggest = state["max_exp_avg_sq"]
                 biggest.copy_(F.where(biggest > exp_avg_sq, biggest, exp_avg_sq))
                 exp_avg_sq = biggest
-            denom = F.sqrt(exp_avg_sq) / bias_correction2_sqrt + eps
-            p.add_(exp_avg * -step_size / denom)  # torch's addcdiv_, same rounding
+            # the double scalars reach torch's float kernels converted to the param's dtype
+            denom = F.sqrt(exp_avg_sq) / F.cast(bias_correction2_sqrt, p.dtype) + eps
+            p.add_(exp_avg * F.cast(-step_size, p.dtype) / denom)  # torch's addcdiv_
 
 
 class AdamW(Adam):

@@ -57,7 +57,7 @@ class Size(tuple):
 
 class Tensor:
     __slots__ = ("_data", "_dtype", "_var", "_trace", "requires_grad", "_grad", "grad_fn",
-                 "_out_index", "_hint", "__weakref__")
+                 "_out_index", "_hint", "_vc", "_hooks", "_base", "__weakref__")
 
     def __init__(self, data: Any = (), *, requires_grad: bool = False) -> None:
         # torch.Tensor(data) makes a tensor of the default dtype
@@ -76,6 +76,9 @@ class Tensor:
         self.grad_fn: Any = None
         self._out_index = 0
         self._hint = "c"
+        self._vc = [0]  # version counter, shared with views (bumped by in-place writes)
+        self._hooks: Any = None  # a leaf's gradient hooks (register_hook)
+        self._base: Tensor | None = None  # the tensor this one is a view of
 
     @classmethod
     def _wrap(cls, data: Any) -> "Tensor":
@@ -191,6 +194,20 @@ class Tensor:
                 "derivatives"
             )
         autograd.backward(self, gradient, retain_graph)
+
+    def register_hook(self, hook: Any) -> Any:
+        """Run `hook(grad)` when this tensor's gradient is computed; it may return a
+        replacement. Returns a handle whose .remove() unregisters it."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self._var is not None:
+            raise RuntimeError("register_hook inside a compiled function is not supported; "
+                               "register it on the tensors outside")
+        return autograd.register_tensor_hook(self, hook)
+
+    @property
+    def _version(self) -> int:
+        return self._vc[0]
 
     def detach(self) -> "Tensor":
         return F.detach(self)
@@ -314,32 +331,73 @@ class Tensor:
 
     # ------------------------------------------------------------- in place
     def _inplace(self, compute: Any) -> "Tensor":
-        """Apply `compute()` (the new value) in place. Eagerly the array is overwritten;
-        while tracing, a traced value is rebound and a real tensor's write is recorded
-        for the compiled code to replay at every call."""
-        if self.requires_grad and self.is_leaf and autograd.is_grad_enabled():
+        """Apply `compute()` (the new value) in place. Eagerly the array is overwritten and
+        the version counter bumped; with grad on, the op is recorded and `self` takes its
+        grad_fn (as torch's in-place ops on non-leaf tensors). While tracing, a traced
+        value is rebound and a real tensor's write is recorded for the compiled code to
+        replay at every call."""
+        grad_on = autograd.is_grad_enabled()
+        if self.requires_grad and self.is_leaf and grad_on:
             raise RuntimeError(
                 "a leaf Variable that requires grad is being used in an in-place operation."
             )
-        if self.grad_fn is not None and autograd.is_grad_enabled():
-            raise RuntimeError("in-place ops on tensors that have a grad_fn are not supported yet")
-        with autograd.no_grad():
-            result = compute()
-            if tuple(result.shape) != tuple(self.shape):
-                raise RuntimeError(
-                    f"output with shape {list(self.shape)} doesn't match the broadcast shape "
-                    f"{list(result.shape)}"
-                )
-            if result._dtype is not self._dtype:
-                result = F.cast(result, self._dtype)
         ctx = _tracer.current_trace()
-        if self._var is not None:
-            self._var = result._var
-        elif ctx is not None:
-            ctx.note_mutation(self, result._var)
-        else:
-            np.copyto(self._data, result._data, casting="unsafe")
+        if ctx is not None or self._var is not None:
+            if self.grad_fn is not None and grad_on:
+                raise RuntimeError(
+                    "in-place ops on tensors that have a grad_fn are not supported yet")
+            with autograd.no_grad():
+                result = self._inplace_value(compute)
+            if self._var is not None:
+                self._var = result._var
+            else:
+                ctx.note_mutation(self, result._var)
+            return self
+        with autograd.set_grad_enabled(grad_on):
+            result = self._inplace_value(compute)
+        node = result.grad_fn if grad_on and result.requires_grad else None
+        if grad_on and (node is not None or self.grad_fn is not None) and self._base is not None:
+            base = self._base
+            if base.requires_grad and base.is_leaf:
+                raise RuntimeError("a view of a leaf Variable that requires grad is being used "
+                                   "in an in-place operation.")
+            raise RuntimeError(
+                "in-place ops on views of tensors that are part of an autograd graph are not "
+                "supported yet; compute out of place (or clone() the view first)")
+        if node is not None and node.saved:
+            # arrays of `self` the op saved must keep their old values: copy them
+            residuals = list(node.residuals)
+            keep = []
+            for s in node.saved:
+                if s.vc is self._vc and not s.output:
+                    residuals[s.index] = _arrays.copy(residuals[s.index])
+                else:
+                    keep.append(s)
+            node.residuals = tuple(residuals)
+            node.saved = keep or None
+        np.copyto(self._data, result._data, casting="unsafe")
+        autograd.bump_version(self)
+        if node is not None:
+            for s in node.saved or ():
+                if s.output and s.vc is result._vc:  # the saved output now lives in self
+                    s.vc, s.version = self._vc, self._vc[0]
+            self.requires_grad = True
+            self.grad_fn, self._out_index = node, result._out_index
+        elif grad_on and self.grad_fn is not None:
+            # the new value does not depend on the old graph (fill_, copy_ of a constant)
+            self.grad_fn, self.requires_grad = None, False
         return self
+
+    def _inplace_value(self, compute: Any) -> "Tensor":
+        result = compute()
+        if tuple(result.shape) != tuple(self.shape):
+            raise RuntimeError(
+                f"output with shape {list(self.shape)} doesn't match the broadcast shape "
+                f"{list(result.shape)}"
+            )
+        if result._dtype is not self._dtype:
+            result = F.cast(result, self._dtype)
+        return result
 
     def add_(self, other: Any, *, alpha: Any = None) -> "Tensor":
         return self._inplace(lambda: F.add(self, other, alpha=alpha))

@@ -78,6 +78,10 @@ class TraceContext:
     def capture(self, tensor: Any, type: TensorType, hint: str) -> Var:
         if id(tensor) in self.mutated:
             return self.mutated[id(tensor)][1]  # its value after an in-place op
+        return self.input_slot(tensor, type, hint)
+
+    def input_slot(self, tensor: Any, type: TensorType, hint: str) -> Var:
+        """The graph input that holds `tensor`'s value at call time (made once)."""
         v = self._captured_ids.get(id(tensor))
         if v is None:
             v = Var(type, self.outside_names.get(id(tensor), hint))

@@ -49,7 +49,7 @@ def compile_kernels(preamble: str, kernels: Sequence[str], arch: str, workdir: P
     with os.fdopen(fd, "w") as f:
         f.write("".join(parts))
     out = path[:-3] + ".cubin"
-    proc = subprocess.run([nvcc_path() or "nvcc", "-cubin", f"-arch={arch}", "-O1", "-std=c++17",
+    proc = subprocess.run([nvcc_path() or "nvcc", "-cubin", f"-arch={arch}", "-O1", "-Xptxas", "-O0", "-std=c++17",
                            "-diag-suppress=177", "-o", out, path], capture_output=True, text=True)
     if proc.returncode != 0:
         return proc.stderr[-4000:]
