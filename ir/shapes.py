@@ -14,19 +14,29 @@ class DimIndexError(IndexError):
 
 
 def broadcast_shapes(*shapes: tuple[int, ...]) -> tuple[int, ...]:
+    """NumPy/torch broadcasting; a mismatch names the sizes and the (output) dimension,
+    checking from the last dimension as torch does."""
     ndim = max((len(s) for s in shapes), default=0)
     out = [1] * ndim
-    for i, s in enumerate(shapes):
-        for j, d in enumerate(s):
-            k = ndim - len(s) + j
-            if out[k] == 1:
-                out[k] = d
-            elif d != 1 and d != out[k]:
-                other = next(t for t in shapes[:i] if len(t) - ndim + k >= 0)
+    for k in range(ndim - 1, -1, -1):
+        size, first = 1, None
+        for s in shapes:
+            j = k - (ndim - len(s))
+            if j < 0:
+                continue
+            d = s[j]
+            if d == 1:
+                continue
+            if size == 1:
+                size, first = d, d
+            elif d != size:
                 raise ShapeError(
-                    f"The size of tensor a ({other[len(other) - ndim + k]}) must match the "
-                    f"size of tensor b ({d}) at non-singleton dimension {k}"
+                    f"The size of tensor a ({first}) must match the size of tensor b ({d}) "
+                    f"at non-singleton dimension {k}"
                 )
+        out[k] = size if any(k - (ndim - len(s)) >= 0 for s in shapes) else 1
+        if size == 1 and any(k - (ndim - len(s)) >= 0 and s[k - (ndim - len(s))] == 0 for s in shapes):
+            out[k] = 0
     return tuple(out)
 
 

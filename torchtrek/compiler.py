@@ -248,6 +248,7 @@ class _Entry:
                 results[i].requires_grad = True
                 results[i].grad_fn = node
                 results[i]._out_index = i
+            autograd.record_saved(node, inputs, results)
         return self.rebuild(results)
 
 

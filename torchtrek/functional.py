@@ -416,7 +416,9 @@ def detach(x: Any) -> Any:
         return bind("detach", [x])
     from .tensor import Tensor
 
-    return Tensor._wrap(x._data)
+    out = Tensor._wrap(x._data)
+    out._vc = x._vc  # shares memory, so shares the version counter, as in torch
+    return out
 
 
 # ----------------------------------------------------------------- max / argmax

@@ -360,3 +360,4 @@ def setitem(x: Any, index: Any, value: Any) -> None:
         x._data[key] = v
     else:
         x._data.flat[key.reshape(-1)] = v.reshape(-1)
+    autograd.bump_version(x)  # a tensor saved for backward and then written is an error
