@@ -315,11 +315,154 @@ class _Gen:
         del view
         self.add(e, src, n, self.elementwise_grid(n), [self.names[out]])
 
+    # ------------------------------------------------------------ indexed (gather-like)
+    def indexed(self, e: Eqn, inputs: list[Var], expr: str, out: Var | None = None,
+                need_coords: bool = True) -> None:
+        """out[i] = expr, where expr reads in0.. (the Var inputs, in order) and the output
+        coordinates c0..c{n-1}: flips, rolls, triangles, concatenation, gathers."""
+        out = out or e.outputs[0]
+        shape, n = out.shape, out.type.numel
+        idx = _idx_type(n)
+        params = [f"const {C_TYPES[a.dtype.name]}* __restrict__ in{j}" for j, a in enumerate(inputs)]
+        params.append(f"{C_TYPES[out.dtype.name]}* __restrict__ out")
+        coords = "\n    ".join(_coords(shape, "i", set(range(len(shape))))) if need_coords and shape else ""
+        src = (f"extern \"C\" __global__ void __launch_bounds__({BLOCK}) KERNEL({', '.join(params)}) {{\n"
+               f"  for ({idx} i = ({idx})blockIdx.x * blockDim.x + threadIdx.x; i < {n}; "
+               f"i += ({idx})blockDim.x * gridDim.x) {{\n"
+               + (f"    {coords}\n" if coords else "")
+               + f"    out[i] = ({C_TYPES[out.dtype.name]})({expr});\n  }}\n}}")
+        self.add(e, src, n, self.elementwise_grid(n), [self.names[a] for a in inputs] + [self.names[out]])
+
+    def flip(self, e: Eqn) -> None:
+        (x,) = e.inputs
+        st = contiguous_strides(x.shape)
+        dims = {d % max(x.ndim, 1) for d in e.params["dims"]}
+        terms = [f"({x.shape[k] - 1} - c{k})*{st[k]}" if k in dims else f"c{k}*{st[k]}"
+                 for k in range(x.ndim)]
+        self.indexed(e, [x], f"in0[{' + '.join(terms) or '0'}]")
+
+    def roll(self, e: Eqn) -> None:
+        (x,) = e.inputs
+        st = contiguous_strides(x.shape)
+        shifts = dict(zip((d % max(x.ndim, 1) for d in e.params["dims"]), e.params["shifts"]))
+        terms = []
+        for k in range(x.ndim):
+            if k in shifts and x.shape[k]:
+                n = x.shape[k]
+                terms.append(f"(((c{k} - {shifts[k] % n}) % {n} + {n}) % {n})*{st[k]}")
+            else:
+                terms.append(f"c{k}*{st[k]}")
+        self.indexed(e, [x], f"in0[{' + '.join(terms) or '0'}]")
+
+    def tri(self, e: Eqn) -> None:
+        (x,) = e.inputs
+        r, c, k = f"c{x.ndim - 2}", f"c{x.ndim - 1}", e.params["k"]
+        keep = f"({c} - {r} >= {k})" if e.params["upper"] else f"({c} - {r} <= {k})"
+        self.indexed(e, [x], f"{keep} ? in0[i] : 0")
+
+    def concat(self, e: Eqn) -> None:
+        from ...ir.ops.shape import is_skipped_in_cat
+
+        out = e.outputs[0]
+        dim = e.params["dim"] % max(out.ndim, 1)
+        kept = [a for a in e.inputs if not is_skipped_in_cat(a.type)]
+        expr, start = "0", 0
+        pieces = []
+        for j, a in enumerate(kept):
+            st = contiguous_strides(a.shape)
+            off = " + ".join(f"(c{k} - {start})*{st[k]}" if k == dim else f"c{k}*{st[k]}"
+                             for k in range(a.ndim)) or "0"
+            pieces.append((start + a.shape[dim], f"in{j}[{off}]"))
+            start += a.shape[dim]
+        for end, load in reversed(pieces):
+            expr = f"(c{dim} < {end} ? {load} : {expr})"
+        self.indexed(e, kept, expr)
+
+    def slice(self, e: Eqn) -> None:
+        (x,) = e.inputs
+        st = contiguous_strides(x.shape)
+        p = e.params
+        terms = [f"({s} + c{k}*{k_})*{st[k]}" for k, (s, k_) in enumerate(zip(p["starts"], p["steps"]))]
+        self.indexed(e, [x], f"in0[{' + '.join(terms) or '0'}]")
+
+    def pad(self, e: Eqn) -> None:
+        (x,) = e.inputs
+        st = contiguous_strides(x.shape)
+        widths = e.params["widths"]
+        inside = " && ".join(f"c{k} >= {lo} && c{k} < {lo + n}"
+                             for k, ((lo, _), n) in enumerate(zip(widths, x.shape))) or "true"
+        off = " + ".join(f"(c{k} - {lo})*{st[k]}" for k, (lo, _) in enumerate(widths)) or "0"
+        value = e.params.get("value", 0)
+        fill = _c_literal(Literal(value, x.dtype), x.dtype.name)
+        self.indexed(e, [x], f"({inside}) ? in0[{off}] : {fill}")
+
+    def gather(self, e: Eqn) -> None:
+        x, idx = e.inputs
+        dim = e.params["dim"] % max(x.ndim, 1)
+        st = contiguous_strides(x.shape)
+        terms = [(f"(in1[i] < 0 ? in1[i] + {x.shape[k]} : in1[i])*{st[k]}" if k == dim
+                  else f"c{k}*{st[k]}") for k in range(x.ndim)]
+        self.indexed(e, [x, idx], f"in0[{' + '.join(terms) or '0'}]")
+
+    def embedding(self, e: Eqn) -> None:
+        w, idx = e.inputs
+        d = w.shape[1]
+        self.indexed(e, [w, idx], f"in0[in1[i / {d}] * {d} + i % {d}]", need_coords=False)
+
+    def _atomic_kernel(self, e: Eqn, n: int, params: list[str], body: str, args: list[str]) -> None:
+        """A second kernel writing into an already allocated output (scatter-adds)."""
+        if n == 0:
+            return
+        name = self.kname(e)
+        idx = _idx_type(n)
+        src = (f"extern \"C\" __global__ void __launch_bounds__({BLOCK}) {name}({', '.join(params)}) {{\n"
+               f"  for ({idx} i = ({idx})blockIdx.x * blockDim.x + threadIdx.x; i < {n}; "
+               f"i += ({idx})blockDim.x * gridDim.x) {{\n{body}\n  }}\n}}")
+        grid = self.elementwise_grid(n)
+        self.kernels.append(Kernel(name, src, str(e.loc or e.op) + " (scatter)", grid, (BLOCK, 1, 1), args))
+        ptrs = ", ".join(f"{a}.gpudata" for a in args)
+        self.body.append(f"K.{name}.prepared_call(({grid[0]}, 1, 1), ({BLOCK}, 1, 1), {ptrs})")
+
+    def scatter_add(self, e: Eqn) -> None:
+        x, idx, src = e.inputs
+        out = e.outputs[0]
+        self.indexed(e, [x], "in0[i]", need_coords=False)  # out = copy of x
+        dim = e.params["dim"] % max(x.ndim, 1)
+        st = contiguous_strides(x.shape)
+        coords = "\n    ".join(_coords(idx.shape, "i", set(range(idx.ndim)))) if idx.ndim else ""
+        terms = [(f"(in0[i] < 0 ? in0[i] + {x.shape[k]} : in0[i])*{st[k]}" if k == dim
+                  else f"c{k}*{st[k]}") for k in range(x.ndim)]
+        ct = C_TYPES[out.dtype.name]
+        load = "in1[0]" if src.ndim == 0 else "in1[i]"
+        target = f"out[{' + '.join(terms) or '0'}]"
+        add = (f"atomicAdd((unsigned long long*)&{target}, (unsigned long long){load})"
+               if ct == "long long" else f"atomicAdd(&{target}, {load})")
+        self._atomic_kernel(e, idx.type.numel, [
+            f"const {C_TYPES[idx.dtype.name]}* __restrict__ in0",
+            f"const {ct}* __restrict__ in1", f"{ct}* __restrict__ out"],
+            (f"    {coords}\n" if coords else "") + f"    {add};",
+            [self.names[idx], self.names[src], self.names[out]])
+
+    def embedding_backward(self, e: Eqn) -> None:
+        ct, idx = e.inputs
+        out = e.outputs[0]
+        lit = _c_literal(Literal(0, out.dtype), out.dtype.name)
+        self.indexed(e, [], lit, need_coords=False)  # zeros
+        d = out.shape[1] if out.ndim > 1 else 1
+        pad = e.params.get("padding_idx")
+        skip = f"if (row == {pad}) continue;\n    " if pad is not None else ""
+        c = C_TYPES[out.dtype.name]
+        self._atomic_kernel(e, ct.type.numel, [
+            f"const {c}* __restrict__ in0", f"const {C_TYPES[idx.dtype.name]}* __restrict__ in1",
+            f"{c}* __restrict__ out"],
+            f"    const long long row = in1[i / {d}];\n    {skip}atomicAdd(&out[row * {d} + i % {d}], in0[i]);",
+            [self.names[ct], self.names[idx], self.names[out]])
+
     # ------------------------------------------------------------ reductions
     def reduce(self, e: Eqn) -> None:
         (x,) = e.inputs
         out = e.outputs[0]
-        if e.op == "argmax":
+        if e.op in ("argmax", "argmin"):
             dims = (e.params["dim"],)
         else:
             dims = e.params["dims"]
@@ -337,26 +480,34 @@ class _Gen:
         off = " + ".join(f"d{j}*{st[d]}" for j, d in enumerate(dims)) or "0"
         in_t = C_TYPES[x.dtype.name]
         out_t = C_TYPES[out.dtype.name]
-        if e.op == "argmax":
+        if e.op in ("argmax", "argmin"):
+            step = "tt_argmax_step" if e.op == "argmax" else "tt_argmin_step"
             acc_t = "double" if x.dtype.name == "float64" else ("float" if x.dtype.is_floating_point else "long long")
             loop = (f"    {acc_t} v = ({acc_t})in0[base + off];\n"
-                    f"    tt_argmax_step(best, bidx, v, (long long)r);")
-            init = f"  {acc_t} best = -INFINITY; long long bidx = LLONG_MAX;" if x.dtype.is_floating_point \
-                else f"  {acc_t} best = LLONG_MIN; long long bidx = LLONG_MAX;"
+                    f"    {step}(best, bidx, v, (long long)r);")
+            worst = ("-INFINITY" if e.op == "argmax" else "INFINITY") if x.dtype.is_floating_point \
+                else ("LLONG_MIN" if e.op == "argmax" else "LLONG_MAX")
+            init = f"  {acc_t} best = {worst}; long long bidx = LLONG_MAX;"
             finish = ("  // argmax across the block: lane values then warp leaders via shared memory\n"
                       "  __shared__ " + acc_t + " sv[32]; __shared__ long long si[32];\n"
                       "  for (int s = 16; s > 0; s >>= 1) {\n"
                       f"    {acc_t} v2 = __shfl_down_sync(0xffffffffu, best, s);\n"
                       "    long long i2 = __shfl_down_sync(0xffffffffu, bidx, s);\n"
-                      "    tt_argmax_step(best, bidx, v2, i2);\n  }\n"
+                      f"    {step}(best, bidx, v2, i2);\n  }}\n"
                       "  if ((threadIdx.x & 31) == 0) { sv[threadIdx.x >> 5] = best; si[threadIdx.x >> 5] = bidx; }\n"
                       "  __syncthreads();\n"
                       "  if (threadIdx.x == 0) {\n"
-                      "    for (int w = 1; w < (blockDim.x + 31) / 32; ++w) tt_argmax_step(best, bidx, sv[w], si[w]);\n"
+                      f"    for (int w = 1; w < (blockDim.x + 31) / 32; ++w) {step}(best, bidx, sv[w], si[w]);\n"
                       "    out[o] = bidx;\n  }")
+        elif e.op in ("all", "any"):
+            op = "TtAll" if e.op == "all" else "TtAny"
+            init = f"  int acc = {op}::id();"
+            loop = f"    acc = {op}::op(acc, in0[base + off] != 0);"
+            finish = (f"  acc = tt_block_reduce<int, {op}>(acc);\n"
+                      f"  if (threadIdx.x == 0) out[o] = ({out_t})acc;")
         else:
             acc_t = out_t if out.dtype.is_floating_point else "long long"
-            op = "TtSum" if e.op == "sum" else "TtMax"
+            op = {"sum": "TtSum", "amax": "TtMax", "amin": "TtMin", "prod": "TtProd"}[e.op]
             init = f"  {acc_t} acc = {op}<{acc_t}>::id();"
             loop = f"    acc = {op}<{acc_t}>::op(acc, ({acc_t})in0[base + off]);"
             finish = (f"  acc = tt_block_reduce<{acc_t}, {op}<{acc_t}> >(acc);\n"
@@ -504,7 +655,7 @@ class _Gen:
                 self.body.append(f"{self.names[out]} = {self.names[src]}.reshape({out.shape})")
             elif op.is_pointwise:
                 self.pointwise(e)
-            elif e.op in ("sum", "amax", "argmax"):
+            elif e.op in ("sum", "amax", "argmax", "prod", "amin", "argmin", "all", "any"):
                 self.reduce(e)
             elif hasattr(self, e.op):
                 getattr(self, e.op)(e)

@@ -43,6 +43,10 @@ CASES = [
     ("reshape_chain", lambda x: (x.reshape(6, 10) * 2).reshape(60).sum(), [(3, 20)], False),
     ("where", lambda x, y: tt_or(x).where(x > y, x, y), [(10, 10), (10, 10)], False),
     ("softmax_ce", lambda x: tt_or(x).nn.functional.log_softmax(x, 1).sum(), [(16, 10)], False),
+    ("flip_roll_tri", lambda x: x.flip(0) * 2 + x.roll(1, 1) + x.tril() + x.triu(1), [(4, 5)], False),
+    ("cat_slice", lambda x, y: tt_or(x).cat([x, y * 2], 1)[:, 1:5], [(3, 4), (3, 2)], False),
+    ("pad", lambda x: tt_or(x).nn.functional.pad(x, (1, 2)) * 3, [(3, 4)], False),
+    ("amin_prod", lambda x: x.amin(1) + x.prod(1), [(6, 5)], True),
 ]
 
 
@@ -134,3 +138,27 @@ def test_mlp_training_step_on_gpu_matches_cpu():
     np.testing.assert_allclose(l_gpu, l_cpu, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(p_gpu, p_cpu, rtol=1e-4, atol=1e-5)
     assert traces == 1
+
+
+def test_index_ops_and_integer_reductions_on_gpu():
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((5, 6)).astype(np.float32)
+    idx = np.array([[0, 5], [3, 3], [2, 0], [1, 1], [4, 2]])
+    rows = np.array([1, 1, 3, 0])
+    results = {}
+    for device in ("cpu", "cuda"):
+        x = tt.tensor(a, device=device, requires_grad=True)
+        i = tt.tensor(idx, device=device)
+        r = tt.tensor(rows, device=device)
+        for compiled in (False, True):
+            def f(x, i, r):
+                g = x.gather(1, i).sum() + tt.nn.functional.embedding(r, x).sum()
+                return g, x.argmin(1), x.argmax(0), (x > 0).all(1), (x > 0).any()
+            fn = tt.compile(f) if compiled else f
+            x.grad = None
+            outs = fn(x, i, r)
+            outs[0].backward()
+            results[(device, compiled)] = [o.cpu().detach().numpy() for o in outs] + [x.grad.cpu().numpy()]
+    for key, vals in results.items():
+        for v, ref in zip(vals, results[("cpu", False)]):
+            np.testing.assert_allclose(v, ref, rtol=1e-5, atol=1e-5, err_msg=str(key))

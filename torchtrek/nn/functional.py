@@ -35,6 +35,7 @@ from ._losses import (
 )
 
 __all__ = [
+    "pad",
     "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "sigmoid", "tanh", "hardtanh",
     "logsigmoid", "relu6", "selu", "celu", "mish", "softmax", "log_softmax", "linear",
     "dropout", "layer_norm", "embedding", "one_hot", "conv2d", "max_pool2d", "avg_pool2d", "cross_entropy", "nll_loss", "mse_loss",
@@ -212,3 +213,33 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Any:
         if values.max() >= num_classes:
             raise RuntimeError("Class values must be smaller than num_classes.")
     return F.cast(F.eq(F.unsqueeze(tensor, -1), arange(num_classes)), dtypes.int64)
+
+
+def pad(input: Any, pad: Any, mode: str = "constant", value: float | None = None) -> Any:
+    """torch.nn.functional.pad, constant mode: `pad` lists (before, after) pairs starting
+    from the last dimension."""
+    from .._dispatch import bind
+
+    if mode != "constant":
+        raise NotImplementedError(f"pad mode {mode!r} is not supported yet (only 'constant')")
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise RuntimeError(
+            f"Padding length must be divisible by 2 and at most twice the number of dimensions "
+            f"of the input, got {len(pad)} for a {input.ndim}-d input")
+    if any(p < 0 for p in pad):
+        raise NotImplementedError("negative padding (cropping) is not supported yet; slice instead")
+    widths = [(0, 0)] * input.ndim
+    for i in range(len(pad) // 2):
+        widths[input.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    out = bind("pad", [input], {"widths": tuple(widths)})
+    if value:
+        inside = bind("pad", [input.new_ones(input.shape) if hasattr(input, "new_ones")
+                              else _ones_like(input)], {"widths": tuple(widths)})
+        out = out + (1 - inside) * value
+    return out
+
+
+def _ones_like(x: Any) -> Any:
+    from ..creation import ones_like
+
+    return ones_like(x)
