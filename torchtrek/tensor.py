@@ -218,6 +218,12 @@ class Tensor:
         return self
 
     # ------------------------------------------------------------- conversion
+    def _values_or_none(self) -> np.ndarray | None:
+        """Host values for eager value checks (a copy on the GPU); None while traced."""
+        if self._data is None:
+            return None
+        return self._concrete("values") if _arrays.on_device(self._data) else self._data
+
     def _concrete(self, what: str) -> np.ndarray:
         """The values on the host (a copy for a device tensor)."""
         if self._data is None:

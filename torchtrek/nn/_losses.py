@@ -74,7 +74,7 @@ def _check_targets(input: Any, target: Any, weight: Any, ignore_index: int) -> t
         raise RuntimeError(
             f"weight tensor should be defined either for all {n_classes} classes or no "
             f"classes but got weight tensor of shape: {list(weight.shape)}")
-    values = target._data
+    values = target._values_or_none()
     if values is not None and values.size:
         bad = values[(values != ignore_index) & ((values < 0) | (values >= n_classes))]
         if bad.size:
@@ -195,7 +195,7 @@ def binary_cross_entropy(input: Any, target: Any, weight: Any = None, size_avera
         raise ValueError(
             f"Using a target size ({target.shape}) that is different to the input size "
             f"({input.shape}) is deprecated. Please ensure they have the same size.")
-    x = input._data
+    x = input._values_or_none()
     if x is not None and x.size and not ((x >= 0) & (x <= 1)).all():
         raise RuntimeError("all elements of input should be between 0 and 1")
     dtype = F.result_type(input, target)

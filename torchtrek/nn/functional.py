@@ -171,7 +171,7 @@ def layer_norm(input: Any, normalized_shape: Sequence[int], weight: Any = None,
 
 def _concrete_ints(t: Any) -> np.ndarray | None:
     """The values of a concrete tensor (None while tracing): for data-dependent checks."""
-    return t._data if t._data is not None else None
+    return t._values_or_none()
 
 
 def embedding(input: Any, weight: Any, padding_idx: int | None = None,

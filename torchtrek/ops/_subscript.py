@@ -91,7 +91,7 @@ def _index_tensor_any(value: Any) -> Any:
 
 def _check_bounds(idx: Any, size: int, dim: int) -> None:
     """Concrete index values against the dim's size (symbolic ones are NumPy's to check)."""
-    data = idx._data
+    data = idx._values_or_none()
     if data is None or data.size == 0:
         return
     bad = (data < -size) | (data >= size)
@@ -204,9 +204,9 @@ def parse(x: Any, index: Any, *, select_0d: bool = True) -> Plan:
                 raise trace_error(_MASK_HINT)
             if it.ndim == 0:
                 plan.layout.append(1)
-                plan.advanced.append((at, _index_tensor([0] if it._data else [])))
+                plan.advanced.append((at, _index_tensor([0] if it._values_or_none() else [])))
                 continue
-            for j, idx in enumerate(np.nonzero(it._data)):
+            for j, idx in enumerate(np.nonzero(it._values_or_none())):
                 keep(0, x.shape[src], 1)
                 plan.layout.append(x.shape[src])
                 plan.advanced.append((at + j, _index_tensor(idx.astype(np.int64))))

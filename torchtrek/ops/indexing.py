@@ -48,7 +48,7 @@ def _int_index(index: Any, what: str, allowed: str = "int32 or int64") -> Any:
 
 def _bounds(index: Any, size: int, message: str) -> None:
     """Concrete index values outside [0, size): torch's error (symbolic ones can't be)."""
-    data = index._data
+    data = index._values_or_none()
     if data is not None and data.size and ((data < 0) | (data >= size)).any():
         bad = int(data.reshape(-1)[np.argmax(((data < 0) | (data >= size)).reshape(-1))])
         raise RuntimeError(message.format(bad))
@@ -78,7 +78,7 @@ def index_select(x: Any, dim: int, index: Any) -> Any:
 def take(x: Any, index: Any) -> Any:
     _int_index(index, "take", "int64")
     n = x.numel()
-    data = index._data
+    data = index._values_or_none()
     if data is not None and data.size and ((data < -n) | (data >= n)).any():
         bad = int(data.reshape(-1)[np.argmax(((data < -n) | (data >= n)).reshape(-1))])
         raise IndexError(f"out of range: tried to access index {bad} on a tensor of {n} elements.")
