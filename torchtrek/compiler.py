@@ -257,7 +257,7 @@ def trace_function(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str
     """Run `fn` on symbolic stand-ins for the tensor arguments. Returns the trace, the
     flat outputs (Tensors), the output rebuilder and the positions of tensor args.
     `ctx.getters` holds, per captured tensor, how to read it again at call time."""
-    ctx = TraceContext(name or getattr(fn, "__name__", "f").replace("<lambda>", "lambda"))
+    ctx = TraceContext(name or getattr(fn, "__name__", type(fn).__name__).replace("<lambda>", "lambda"))
     ctx.device = next((a.device for a in args if isinstance(a, Tensor)), None)
     names = _param_names(fn, len(args))
     sym_args: list[Any] = []

@@ -1,0 +1,17 @@
+"""Smoke test of the CPU benchmark (every implementation is checked against NumPy
+before it is timed, so this is also a correctness check of the workloads)."""
+
+import importlib.util
+from pathlib import Path
+
+
+def test_cpu_benchmark_quick_mode_runs_and_checks_every_workload():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "cpu_bench.py"
+    spec = importlib.util.spec_from_file_location("cpu_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.run(quick=True, with_compile=False)
+    names = [name.split()[0] for name, _ in rows]
+    assert names == ["W1", "W1", "W2", "W2", "W3", "W4", "W5"]
+    assert all("tt compiled" in times and "numpy" in times for _, times in rows)
+    assert "W5" in bench.report(rows)
