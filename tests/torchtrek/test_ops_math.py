@@ -33,52 +33,13 @@ INF, NAN = float("inf"), float("nan")
 # ----------------------------------------------------------------- inputs
 
 
-@dataclass(frozen=True)
-class I:
-    """One input: a shape (random in [low, high)) or explicit values; dtype None means
-    the float dtype the case runs with."""
+import test_ops as _h  # noqa: E402  (the shared op harness)
 
-    spec: Any
-    dtype: str | None = None
-    low: float = -2.0
-    high: float = 2.0
-
-
-def V(values: Any, dtype: str | None = None) -> I:
-    return I(np.asarray(values), dtype)
+I, V, make_inputs, to_lib = _h.I, _h.V, _h.make_inputs, _h.to_lib
 
 
 def R(low: float, high: float, *shape: int, dtype: str | None = None) -> I:
     return I(tuple(shape) or S, dtype, low, high)
-
-
-def make_inputs(specs: Sequence[Any], dtype: str | None, seed: int = 0) -> list[Any]:
-    rng = np.random.default_rng(seed)
-    out: list[Any] = []
-    for s in specs:
-        if isinstance(s, (bool, int, float)):
-            out.append(s)
-            continue
-        s = I(s) if isinstance(s, tuple) else s
-        d = np.dtype(s.dtype or dtype or "float32")
-        if isinstance(s.spec, np.ndarray):
-            a = s.spec
-        elif d.kind == "f":
-            a = rng.uniform(s.low, s.high, size=s.spec)
-        elif d.kind == "b":
-            a = rng.random(size=s.spec) < 0.5
-        else:
-            a = rng.integers(int(s.low), int(s.high), size=s.spec)
-        out.append(np.asarray(a).astype(d))
-    return out
-
-
-def to_lib(arrays: Sequence[Any], lib: Any, requires_grad: bool) -> list[Any]:
-    return [lib.tensor(a.copy(), requires_grad=requires_grad and a.dtype.kind == "f")
-            if isinstance(a, np.ndarray) else a for a in arrays]
-
-
-# ----------------------------------------------------------------- comparisons
 
 
 def dtype_name(t: Any) -> str:
@@ -637,14 +598,7 @@ def test_inplace_activation_writes_into_its_input() -> None:
 # ----------------------------------------------------------------- errors
 
 
-@dataclass(frozen=True)
-class ErrorCase:
-    id: str
-    fn: Callable[..., Any]
-    inputs: tuple
-    exc: type
-    messages: tuple  # substrings both torch's message and ours contain
-
+ErrorCase = _h.ErrorCase
 
 F32, I64, B = I((2, 3)), I((2, 3), "int64", -3, 3), I((2, 3), "bool")
 ERRORS = [
@@ -723,21 +677,7 @@ ERRORS = [
 @pytest.mark.parametrize("mode", ["eager", "compiled"])
 @pytest.mark.parametrize("e", [pytest.param(e, id=e.id) for e in ERRORS])
 def test_error(e: ErrorCase, mode: str) -> None:
-    arrays = make_inputs(e.inputs, "float32")
-    with pytest.raises(Exception) as th_err:
-        e.fn(torch, *to_lib(arrays, torch, False))
-    assert isinstance(th_err.value, e.exc), f"torch raised {th_err.value!r}"
-    for msg in e.messages:
-        assert msg in str(th_err.value), f"torch's message lacks {msg!r}: {th_err.value}"
-    xs = to_lib(arrays, tt, False)
-    if mode == "eager":
-        call = lambda: e.fn(tt, *xs)  # noqa: E731
-    else:
-        call = lambda: tt.compile(lambda *a: e.fn(tt, *a))(*xs)  # noqa: E731
-    with pytest.raises(e.exc) as tt_err:
-        call()
-    for msg in e.messages:
-        assert msg in str(tt_err.value), f"message lacks {msg!r}: {tt_err.value}"
+    _h.check_error(e, mode)
 
 
 # ----------------------------------------------------------------- C printing (CUDA kernels)

@@ -9,10 +9,7 @@ float64 finite differences, and a few with second derivatives (nested tt.grad).
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -21,12 +18,8 @@ import pytest
 torch = pytest.importorskip("torch")
 tt = pytest.importorskip("torchtrek")
 
-_spec = importlib.util.spec_from_file_location("_tt_op_helpers",
-                                               Path(__file__).with_name("test_ops.py"))
-_h = sys.modules.get("_tt_op_helpers") or importlib.util.module_from_spec(_spec)
-if "_tt_op_helpers" not in sys.modules:
-    sys.modules["_tt_op_helpers"] = _h  # dataclasses look their module up there
-    _spec.loader.exec_module(_h)
+import test_ops as _h  # noqa: E402  (the shared op harness)
+
 Case, I, P, V = _h.Case, _h.I, _h.P, _h.V
 check_op, check_finite_differences = _h.check_op, _h.check_finite_differences
 make_inputs, to_lib, FLOATS = _h.make_inputs, _h.to_lib, _h.FLOATS

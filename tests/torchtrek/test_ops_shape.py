@@ -26,43 +26,9 @@ TOL = {"float32": (1e-5, 1e-6), "float64": (1e-10, 1e-12)}
 # ----------------------------------------------------------------- inputs
 
 
-@dataclass(frozen=True)
-class I:
-    """An input: a shape (random values in [low, high)) or explicit values; dtype None
-    means the case's float dtype."""
+import test_ops as _h  # noqa: E402  (the shared op harness)
 
-    spec: Any
-    dtype: str | None = None
-    low: float = -2.0
-    high: float = 2.0
-
-
-def V(values: Any, dtype: str | None = None) -> I:
-    return I(np.asarray(values), dtype)
-
-
-def make_inputs(specs: Sequence[Any], dtype: str | None, seed: int = 0) -> list[Any]:
-    rng = np.random.default_rng(seed)
-    out: list[Any] = []
-    for s in specs:
-        if isinstance(s, tuple):
-            s = I(s)
-        d = np.dtype(s.dtype or dtype or "float32")
-        if isinstance(s.spec, np.ndarray):
-            a = s.spec
-        elif d.kind == "f":
-            a = rng.uniform(s.low, s.high, size=s.spec)
-        elif d.kind == "b":
-            a = rng.random(size=s.spec) < 0.5
-        else:
-            a = rng.integers(int(s.low), int(s.high), size=s.spec)
-        out.append(np.asarray(a).astype(d))
-    return out
-
-
-def to_lib(arrays: Sequence[np.ndarray], lib: Any, requires_grad: bool) -> list[Any]:
-    return [lib.tensor(a.copy(), requires_grad=requires_grad and a.dtype.kind == "f")
-            for a in arrays]
+I, V, make_inputs, to_lib = _h.I, _h.V, _h.make_inputs, _h.to_lib
 
 
 # ----------------------------------------------------------------- comparisons
