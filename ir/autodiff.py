@@ -15,7 +15,7 @@ import sympy
 
 from . import symbolic
 from .builder import Builder
-from .graph import Atom, Eqn, Graph, Literal, Var
+from .graph import Atom, Eqn, Graph, Var
 from .opdef import get_op
 from .ops import sum_to
 
@@ -175,4 +175,4 @@ def grad_graph(graph: Graph, argnums: Sequence[int], with_value: bool) -> Graph:
     return Graph(graph.name + "_grad", list(graph.inputs), b.eqns, outs, dict(graph.meta))
 
 
-__all__ = ["Backward", "backprop", "build_backward", "grad_graph", "active_values", "Literal"]
+__all__ = ["Backward", "backprop", "build_backward", "grad_graph", "active_values"]

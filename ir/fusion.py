@@ -13,7 +13,7 @@ from itertools import count
 import sympy
 
 from . import symbolic
-from .graph import Atom, Eqn, Graph, Literal, Var, freeze_attrs
+from .graph import Eqn, Graph, Literal, Var, freeze_attrs
 from .opdef import get_op
 
 
@@ -73,4 +73,4 @@ def region_expr(eqn: Eqn) -> sympy.Expr:
     return _expr_of(eqn)
 
 
-__all__ = ["fuse_pointwise", "region_expr", "Atom"]
+__all__ = ["fuse_pointwise", "region_expr"]

@@ -13,7 +13,6 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import autograd
-from .ir.dtypes import DType
 from .ir.graph import Graph, Literal, TensorType, Var, freeze_attrs
 from .ir.opdef import get_op
 from .ir.shapes import DimIndexError, ShapeError
@@ -216,4 +215,4 @@ def edge_of(t: Any) -> tuple | None:
     return _edge(t)
 
 
-__all__ = ["bind", "edge_of", "DType"]
+__all__ = ["bind", "edge_of", "Const"]

@@ -19,7 +19,6 @@ from .ir.autodiff import grad_graph
 from .ir.graph import Graph, Literal, Var
 from .ir.passes import optimize
 from .runtime.compiled import CompiledGraph
-import numpy as np
 
 from .runtime import arrays
 from .tensor import Tensor

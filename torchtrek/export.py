@@ -17,7 +17,6 @@ import numpy as np
 from .codegen.numpy.generator import VERSION, render_function, template
 from .ir.printer import _identifier, value_names
 from .runtime.compiled import CompiledGraph
-from .tensor import Tensor
 
 PARAMS_FILE = "params.npz"
 # Names the exported module defines itself; a user's argument never takes one.
@@ -199,4 +198,4 @@ def _strip_header(launcher: str) -> str:
     return launcher[launcher.index("def "):].rstrip() + "\n"
 
 
-__all__ = ["export", "Tensor"]
+__all__ = ["export"]

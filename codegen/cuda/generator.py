@@ -106,16 +106,14 @@ def _coords(shape: Sequence[int], var: str, needed: set[int], prefix: str = "c")
     if not needed:
         return []
     lines = [f"long long _r = {var};"]
-    last = max(needed, default=-1)
     first = min(needed)
     for k in range(len(shape) - 1, first - 1, -1):
-        if k in needed:
-            lines.append(f"const long long {prefix}{k} = _r % {shape[k]};" if k > 0 or k != first
+        if k in needed:  # the outermost needed coordinate is what is left: no modulo
+            lines.append(f"const long long {prefix}{k} = _r % {shape[k]};" if k != first
                          else f"const long long {prefix}{k} = _r;")
         if k > first:
             lines.append(f"_r /= {shape[k]};")
-    del last
-    return [ln for ln in lines]
+    return lines
 
 
 def _offset(view: Sequence[int], prefix: str = "c") -> str:
@@ -297,23 +295,7 @@ class _Gen:
 
     def iota(self, e: Eqn) -> None:
         out, dim = e.outputs[0], e.params["dim"]
-        view = tuple(1 if k == dim else 0 for k in range(out.ndim))
-
-        # a fake operand-free elementwise kernel that prints the coordinate itself
-        def expr_of(loads: list[str]) -> str:
-            return f"c{dim}" if out.ndim > 1 else "i"
-
-        shape, n = out.shape, out.type.numel
-        idx = _idx_type(n)
-        coords = "\n    ".join(_coords(shape, "i", {dim})) if out.ndim > 1 else ""
-        src = (f"extern \"C\" __global__ void __launch_bounds__({BLOCK}) KERNEL("
-               f"{C_TYPES[out.dtype.name]}* __restrict__ out) {{\n"
-               f"  for ({idx} i = ({idx})blockIdx.x * blockDim.x + threadIdx.x; i < {n}; "
-               f"i += ({idx})blockDim.x * gridDim.x) {{\n"
-               + (f"    {coords}\n" if coords else "")
-               + f"    out[i] = ({C_TYPES[out.dtype.name]})({expr_of([])});\n  }}\n}}")
-        del view
-        self.add(e, src, n, self.elementwise_grid(n), [self.names[out]])
+        self.indexed(e, [], f"c{dim}" if out.ndim > 1 else "i", need_coords=out.ndim > 1)
 
     # ------------------------------------------------------------ indexed (gather-like)
     def indexed(self, e: Eqn, inputs: list[Var], expr: str, out: Var | None = None,
@@ -512,11 +494,9 @@ class _Gen:
             loop = f"    acc = {op}<{acc_t}>::op(acc, ({acc_t})in0[base + off]);"
             finish = (f"  acc = tt_block_reduce<{acc_t}, {op}<{acc_t}> >(acc);\n"
                       f"  if (threadIdx.x == 0) out[o] = ({out_t})acc;")
-        nl = "\n  "
         src = (f"extern \"C\" __global__ void __launch_bounds__({BLOCK}) KERNEL("
                f"const {in_t}* __restrict__ in0, {out_t}* __restrict__ out) {{\n"
                f"  const long long o = blockIdx.x;\n"
-               + (f"  {{ {' '.join(base_coords)} }}\n" if False else "")
                + "  long long base;\n  {\n    " + "\n    ".join(base_coords or ["(void)0;"]) +
                f"\n    base = {base};\n  }}\n"
                f"{init}\n"
@@ -524,7 +504,6 @@ class _Gen:
                + "    long long off;\n    {\n      " + "\n      ".join(red_coords or ["(void)0;"]) +
                f"\n      off = {off};\n    }}\n"
                f"{loop}\n  }}\n{finish}\n}}")
-        del nl
         if n_out > 2**31 - 1:
             raise NotImplementedError("reductions with more than 2**31 outputs")
         self.add(e, src, n_out, (max(1, n_out), 1, 1),
@@ -608,18 +587,21 @@ class _Gen:
         grid = (max(1, -(-n // 128)), max(1, -(-m // 128)), max(1, nb))
         self.add(e, src, m * n * nb, grid, [src_a, src_b, self.names[out]])
 
+    def _transpose_read_in_place(self, v: Any) -> bool:
+        """A last-two-dims transpose whose only user is a matmul: no kernel of its own."""
+        p = self.producer.get(v)
+        return (p is not None and p.op == "permute" and self.uses.get(v, 0) == 1 and v.ndim >= 2
+                and p.params["perm"] == tuple(range(v.ndim - 2)) + (v.ndim - 1, v.ndim - 2))
+
     def _matrix_view(self, v: Var, mshape: tuple[int, ...], batch: tuple[int, ...]
                      ) -> tuple[str, tuple[int, int], tuple[int, ...]]:
         """(buffer name, (row stride, col stride), batch strides over `batch`)."""
         src, shape, strides = v, mshape, contiguous_strides(mshape)
-        p = self.producer.get(v)
-        if (p is not None and p.op == "permute" and self.uses.get(v, 0) == 1 and v.ndim >= 2
-                and p.params["perm"] == tuple(range(v.ndim - 2)) + (v.ndim - 1, v.ndim - 2)):
-            # a transpose feeding only this matmul: read its input with swapped strides
-            x = p.inputs[0]
+        if self._transpose_read_in_place(v):
+            # read the transpose's input with swapped strides
+            x = self.producer[v].inputs[0]
             xs = contiguous_strides(x.shape)
             strides = xs[:-2] + (xs[-1], xs[-2])
-            self.skipped.add(v)
             src = x
         lead = len(batch) - (len(shape) - 2)
         bst = []
@@ -631,14 +613,8 @@ class _Gen:
     # ------------------------------------------------------------ driver
     def run(self) -> None:
         # transposes read in place by a matmul need no kernel of their own
-        for e in self.graph.eqns:
-            if e.op == "matmul":
-                for operand in e.inputs:
-                    p = self.producer.get(operand)
-                    if (p is not None and p.op == "permute" and self.uses.get(operand, 0) == 1
-                            and operand.ndim >= 2 and p.params["perm"] == tuple(range(operand.ndim - 2))
-                            + (operand.ndim - 1, operand.ndim - 2)):
-                        self.skipped.add(operand)
+        self.skipped = {a for e in self.graph.eqns if e.op == "matmul" for a in e.inputs
+                        if self._transpose_read_in_place(a)}
         loc = None
         for e in self.graph.eqns:
             if e.loc is not None and e.loc != loc:
@@ -694,4 +670,4 @@ def generate(graph: Graph, fn_name: str | None = None) -> CudaModule:
     return CudaModule(cuda, launcher, fn, g.kernels)
 
 
-__all__ = ["generate", "CudaModule", "Kernel", "Any"]
+__all__ = ["generate", "CudaModule", "Kernel"]

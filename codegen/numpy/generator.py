@@ -18,7 +18,7 @@ import numpy as np
 
 from ...ir import symbolic
 from ...ir.dtypes import DType
-from ...ir.graph import Atom, Eqn, Graph, Literal, TensorType, Var
+from ...ir.graph import Atom, Eqn, Graph, Literal, Var
 from ...ir.opdef import get_op
 from ...ir.printer import value_names
 from ...ir.shapes import broadcast_shapes
@@ -171,4 +171,4 @@ def names_safe(name: str) -> str:
     return _identifier(name)
 
 
-__all__ = ["generate", "emit_eqn", "TensorType"]
+__all__ = ["generate", "emit_eqn", "render_function", "template"]
