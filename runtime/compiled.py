@@ -35,11 +35,11 @@ def _phase(timings: Any, name: str) -> Any:
 class CompiledGraph:
     def __init__(self, graph: Graph, wrt: Sequence[bool] = (), *, persistent: bool = False,
                  timings: Any = None, backend: str = "numpy") -> None:
-        if backend not in ("numpy", "cuda"):
-            raise ValueError(f"unknown backend {backend!r} (expected 'numpy' or 'cuda')")
+        if backend not in ("numpy", "c", "cuda"):
+            raise ValueError(f"unknown backend {backend!r} (expected 'numpy', 'c' or 'cuda')")
         self.backend = backend
-        persistent = persistent and backend == "numpy"
-        self._modules: dict[str, Any] = {}  # CUDA: name -> CudaModule
+        persistent = persistent and backend != "cuda"
+        self._modules: dict[str, Any] = {}  # CUDA, C: "forward"/"backward" -> module
         self.wrt = tuple(wrt)
         self.n_outputs = len(graph.outputs)
         self.from_cache = False
@@ -48,7 +48,7 @@ class CompiledGraph:
         self._texts: dict[str, str] = {}
         key = None
         if persistent and disk_cache.enabled():
-            key = disk_cache.make_key(str(graph), repr(self.wrt))
+            key = disk_cache.make_key(str(graph), repr(self.wrt), backend)
             payload = disk_cache.load(key)
             if payload is not None and self._from_payload(payload):
                 self.from_cache = True
@@ -66,6 +66,11 @@ class CompiledGraph:
 
             module = self._modules[which] = cuda_generate(graph)
             return module.text
+        if self.backend == "c":
+            from ..codegen.c.generator import generate as c_generate
+
+            module = self._modules[which] = c_generate(graph)
+            return module.text
         return generate(graph)
 
     def _load(self, which: str) -> Callable[..., tuple]:
@@ -75,6 +80,12 @@ class CompiledGraph:
             m = self._modules[which]
             sig = tuple((k.name, len(k.args)) for k in m.kernels)
             return cuda.load(m.cuda_source, m.launcher_source, m.fn_name, sig)
+        if self.backend == "c":
+            from . import native
+
+            m = self._modules[which]
+            return native.load(m.py_source, m.c_source, m.fn_name,
+                               [(k.name, k.n_args) for k in m.kernels], m.n_slots)
         if which == "forward":
             return load_function(self.forward_source, self._fwd_name)
         return load_function(self.backward_source, self._bwd_name)
@@ -126,6 +137,7 @@ class CompiledGraph:
             "backward_source": self.backward_source, "backward_name": self._bwd_name,
             "ct_outputs": self.ct_outputs, "wrt_indices": self.wrt_indices,
             "n_outputs": self.n_outputs,
+            "modules": {k: m.to_dict() for k, m in self._modules.items()},
         }
 
     def _from_payload(self, p: dict[str, Any]) -> bool:
@@ -136,6 +148,10 @@ class CompiledGraph:
             self.backward_source, self._bwd_name = p["backward_source"], p["backward_name"]
             self.ct_outputs, self.wrt_indices = list(p["ct_outputs"]), list(p["wrt_indices"])
             self._texts = {k: p[k] for k in ("graph", "forward_graph", "backward_graph")}
+            if self.backend == "c":
+                from ..codegen.c.generator import CModule
+
+                self._modules = {k: CModule.from_dict(d) for k, d in p["modules"].items()}
             return isinstance(self.forward_source, str) and bool(self._fwd_name)
         except (KeyError, TypeError):
             return False

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -377,6 +379,7 @@ class CompiledFunction:
     def __init__(self, fn: Callable[..., Any], **options: Any) -> None:
         self.fn = fn
         self.options = options
+        self.cpu_backend = cpu_backend(options.get("backend"))
         self._cache: dict[Any, _Entry] = {}
         self._modules: list[Any] | None = None
         self._last_key: Any = None
@@ -432,7 +435,7 @@ class CompiledFunction:
             raise RuntimeError(
                 "Expected all tensors to be on the same device, but found at least two devices, "
                 + " and ".join(sorted(devices)) + "! (in a compiled function's inputs)")
-        backend = "cuda" if devices == {"cuda:0"} else "numpy"
+        backend = "cuda" if devices == {"cuda:0"} else self.cpu_backend
         compiled = CompiledGraph(graph, wrt, persistent=True, timings=timings, backend=backend)
         _logging.log("ir", f"forward graph:\n{compiled.graph}")
         if compiled.has_backward:
@@ -463,8 +466,40 @@ class CompiledFunction:
         return entry.compiled.forward_source
 
 
+_TORCH_BACKENDS = ("inductor", "eager", "aot_eager", "cudagraphs")  # torch.compile's names
+_warned_no_cc = False
+
+
+def cpu_backend(requested: str | None = None) -> str:
+    """The backend a compiled function runs on the CPU: `requested` ("c" or "numpy"), or
+    by default ($TORCHTREK_BACKEND, else) the fastest this machine has: C when a C
+    compiler works, NumPy otherwise (with a one-time warning)."""
+    global _warned_no_cc
+    from .runtime import native
+
+    choice = requested or os.environ.get("TORCHTREK_BACKEND") or "default"
+    if choice in ("default",) + _TORCH_BACKENDS:
+        if native.available():
+            return "c"
+        if not _warned_no_cc:
+            _warned_no_cc = True
+            warnings.warn("torchtrek: no working C compiler found, compiled functions run on the "
+                          "NumPy backend (slower). Install gcc or clang (or set CC) for the native "
+                          "backend.", RuntimeWarning, stacklevel=3)
+        return "numpy"
+    if choice == "c":
+        if not native.available():
+            raise RuntimeError("tt.compile(backend='c'): no working C compiler found; install gcc "
+                               "or clang (or set CC), or use backend='numpy'")
+        return "c"
+    if choice == "numpy":
+        return "numpy"
+    raise ValueError(f"tt.compile: unknown backend {choice!r} (expected 'c' or 'numpy')")
+
+
 def compile(fn: Callable[..., Any] | None = None, **options: Any) -> Any:
-    """`@tt.compile` or `@tt.compile(backend="numpy", ...)`, like torch.compile."""
+    """`@tt.compile` or `@tt.compile(backend="c" | "numpy", ...)`, like torch.compile. The
+    default backend is the fastest available (see `cpu_backend`)."""
     if fn is None:
         return lambda f: CompiledFunction(f, **options)
     return CompiledFunction(fn, **options)

@@ -11,7 +11,7 @@ import math
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jinja2
 import numpy as np
@@ -126,8 +126,10 @@ def generate(graph: Graph, fn_name: str | None = None) -> str:
     )
 
 
-def render_function(graph: Graph, fn_name: str | None = None) -> str:
-    """The `def` of one graph's function (no imports; it uses `np`)."""
+def render_function(graph: Graph, fn_name: str | None = None,
+                    emit: Callable[[Eqn, list[str]], str | None] | None = None) -> str:
+    """The `def` of one graph's function (no imports; it uses `np`). `emit` may print an
+    equation its own way (the C backend's kernel calls); None leaves it to NumPy."""
     names = value_names(graph)
 
     def atom(a: Atom) -> str:
@@ -149,7 +151,9 @@ def render_function(graph: Graph, fn_name: str | None = None) -> str:
         if doc:
             body.append(f"# {doc}")
         outs = ", ".join(names[o] for o in e.outputs)
-        body.append(f"{outs} = {emit_eqn(e, [atom(a) for a in e.inputs])}")
+        args = [atom(a) for a in e.inputs]
+        code = emit(e, args) if emit is not None else None
+        body.append(f"{outs} = {code if code is not None else emit_eqn(e, args)}")
         dead = sorted({names[a] for a in e.inputs
                        if isinstance(a, Var) and last_use.get(a) == i and a not in keep})
         if dead:

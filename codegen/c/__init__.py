@@ -1,0 +1,1 @@
+"""Native CPU backend: fused regions as C kernels (see generator.py)."""

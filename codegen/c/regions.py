@@ -1,0 +1,175 @@
+"""Fused regions for the native CPU backend: which equations become one C kernel.
+
+Two kinds of region, both over float data:
+- a *reduction region*: sum/amax/amin/prod whose operand is a pointwise tree; the whole
+  tree is inlined into the reduction loop (recomputed where its value is needed
+  elsewhere too: one more pass over memory costs more than the arithmetic);
+- a *pointwise region*: a float pointwise chain, with the comparisons, `where`s and
+  bool-to-float casts feeding it, each producer inlined into its only consumer.
+
+Regions are returned as equations: `pointwise` with an `expr` attr (the IR's own fused
+form, which the NumPy emitter also prints), and reductions whose inputs are the tree's
+leaves with the tree in an `expr` attr. Small regions (under `min_numel` elements) are
+left to NumPy: below that, a kernel call costs more than it saves.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections import Counter
+from itertools import count
+from typing import Callable
+
+import sympy
+
+from ...ir import symbolic
+from ...ir.graph import Atom, Eqn, Graph, Literal, Var, freeze_attrs
+from ...ir.opdef import get_op
+from ...ir.passes import dce
+
+REDUCE_OPS = ("sum", "amax", "amin", "prod")
+COMPARE_OPS = ("gt", "lt", "ge", "le", "eq", "ne")
+FLOATS = ("float32", "float64")
+
+
+def min_numel() -> int:
+    """Smallest output that gets a kernel (TORCHTREK_C_MIN_NUMEL; tests set 0)."""
+    return int(os.environ.get("TORCHTREK_C_MIN_NUMEL", 4096))
+
+
+def _is_float(v: Atom) -> bool:
+    return v.dtype.name in FLOATS
+
+
+def _as_condition(e: sympy.Basic) -> sympy.Basic:
+    return e if isinstance(e, (sympy.logic.boolalg.Boolean, sympy.core.relational.Relational)) \
+        else sympy.Ne(e, 0)
+
+
+def node_expr(e: Eqn, args: list[sympy.Basic]) -> sympy.Basic | None:
+    """The equation as a sympy expression of its operands' expressions, or None when the
+    equation is not one the kernels compute (not pointwise, or not in float/bool terms)."""
+    out = e.outputs[0]
+    op = get_op(e.op)
+    if op.is_pointwise:
+        if e.op in COMPARE_OPS:
+            return op.formula(*args) if callable(op.formula) else None
+        if not _is_float(out) or not all(_is_float(a) for a in e.inputs):
+            return None
+        syms = symbolic.arg_symbols(len(e.inputs))
+        f = symbolic.formula(e.op, e.attrs, (None,) * len(e.inputs))
+        return f.xreplace(dict(zip(syms, args)))
+    if e.op == "where" and _is_float(out) and all(_is_float(a) for a in e.inputs[1:]):
+        return sympy.Piecewise((args[1], _as_condition(args[0])), (args[2], True))
+    if e.op == "cast" and _is_float(out) and e.inputs[0].dtype.name == "bool":
+        return sympy.Piecewise((1, _as_condition(args[0])), (0, True))
+    return None
+
+
+class _Builder:
+    def __init__(self, graph: Graph) -> None:
+        self.producer = {o: e for e in graph.eqns for o in e.outputs}
+        self.outputs = {a for a in graph.outputs if isinstance(a, Var)}
+        self.fresh = count()
+
+    def tree(self, root: Eqn, inline: Callable[[Var], bool]
+             ) -> tuple[sympy.Basic, list[tuple[Atom, sympy.Symbol]], list[Eqn]] | None:
+        """`root` as one expression over leaf symbols, inlining producers `inline` allows."""
+        # literals are leaves (symbols printed as constants): substituted as numbers,
+        # sympy would fold x*0 to 0 (wrong for inf and nan) and min(max(x, 1), -1) to -1
+        # (wrong for nan); only a pow's exponent is substituted
+        leaves: list[tuple[Atom, sympy.Symbol]] = []
+        absorbed: list[Eqn] = []
+
+        def visit(a: Atom, in_pow_exponent: bool = False) -> sympy.Basic | None:
+            if (isinstance(a, Literal) and in_pow_exponent and a.value != 0
+                    and math.isfinite(a.value)):
+                return symbolic.literal_number(a.value)  # x**3 prints as x*x*x
+            p = self.producer.get(a) if isinstance(a, Var) else None
+            if p is not None and len(p.outputs) == 1 and inline(a):
+                got = expr_of(p)
+                if got is not None:
+                    absorbed.append(p)
+                    return got
+            # every use is its own leaf: x/x must stay x0/x1 (nan at 0), not 1
+            s = sympy.Symbol(f"_leaf{next(self.fresh)}", real=True)
+            leaves.append((a, s))
+            return s
+
+        def expr_of(e: Eqn) -> sympy.Basic | None:
+            mark = (len(leaves), len(absorbed))
+            args = [visit(a, e.op == "pow" and i == 1) for i, a in enumerate(e.inputs)]
+            got = node_expr(e, args)
+            if got is None:  # undo what the operands added
+                del leaves[mark[0]:], absorbed[mark[1]:]
+            return got
+
+        expr = expr_of(root)
+        return None if expr is None else (expr, leaves, absorbed)
+
+
+def _renumber(expr: sympy.Basic, leaves: list[tuple[Atom, sympy.Symbol]]) -> sympy.Basic:
+    syms = symbolic.arg_symbols(len(leaves))
+    return expr.xreplace({leaf: s for (_, leaf), s in zip(leaves, syms)})
+
+
+def fuse_reductions(graph: Graph, threshold: int) -> tuple[Graph, set[Var]]:
+    """Reductions take in the pointwise trees producing their operands. Returns the new
+    graph and the outputs of the fused reductions (their eqns carry `expr`)."""
+    b = _Builder(graph)
+    fused: set[Var] = set()
+    eqns: list[Eqn] = []
+    for e in graph.eqns:
+        x = e.inputs[0] if e.inputs else None
+        if (e.op in REDUCE_OPS and isinstance(x, Var) and _is_float(x) and x.type.numel >= threshold
+                and 0 not in x.shape):
+            ident = Eqn("pointwise", (x,), (Var(x.type, "t"),),
+                        freeze_attrs({"expr": symbolic.arg_symbols(1)[0], "dtype": x.dtype}))
+            got = b.tree(ident, inline=lambda v: v not in graph.inputs)
+            if got is not None:
+                expr, leaves, _ = got
+                attrs = dict(e.attrs)
+                attrs["expr"] = _renumber(expr, leaves)
+                e = Eqn(e.op, tuple(v for v, _ in leaves), e.outputs, freeze_attrs(attrs), e.loc)
+                fused.add(e.outputs[0])
+        eqns.append(e)
+    return dce(Graph(graph.name, graph.inputs, eqns, graph.outputs, graph.meta)), fused
+
+
+def fuse_pointwise_regions(graph: Graph, threshold: int) -> tuple[Graph, set[Var]]:
+    """Float pointwise chains (with the compares/wheres/casts feeding them) become single
+    `pointwise` equations; returns the graph and the outputs that get a kernel."""
+    uses: Counter[Var] = Counter(a for e in graph.eqns for a in e.inputs if isinstance(a, Var))
+    b = _Builder(graph)
+    inlined: set[int] = set()
+    regions: dict[int, Eqn] = {}
+    kernels: set[Var] = set()
+    # consumers first: a region swallows its single-use producers before they are visited
+    for i in range(len(graph.eqns) - 1, -1, -1):
+        e = graph.eqns[i]
+        if id(e) in inlined or len(e.outputs) != 1:
+            continue
+        out = e.outputs[0]
+        if not _is_float(out) or out.type.numel < threshold or out.type.numel == 0:
+            continue
+        got = b.tree(e, inline=lambda v: uses[v] == 1 and v not in b.outputs)
+        if got is None:
+            continue
+        expr, leaves, absorbed = got
+        inlined.update(id(p) for p in absorbed)
+        regions[id(e)] = Eqn("pointwise", tuple(v for v, _ in leaves), e.outputs,
+                             freeze_attrs({"expr": _renumber(expr, leaves), "dtype": out.dtype}),
+                             e.loc)
+        kernels.add(out)
+    eqns = [regions.get(id(e), e) for e in graph.eqns if id(e) not in inlined]
+    return Graph(graph.name, graph.inputs, eqns, graph.outputs, graph.meta), kernels
+
+
+def plan(graph: Graph, threshold: int | None = None) -> tuple[Graph, set[Var], set[Var]]:
+    """The graph with its regions formed: (graph, pointwise kernel outputs, reduction
+    kernel outputs)."""
+    t = min_numel() if threshold is None else threshold
+    graph, reductions = fuse_reductions(graph, t)
+    graph, pointwise = fuse_pointwise_regions(graph, t)
+    return graph, pointwise, reductions
