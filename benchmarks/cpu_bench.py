@@ -1,16 +1,26 @@
 """CPU benchmark: the issue-6 workloads side by side with NumPy by hand, torch eager,
-torch.compile and jax.jit (where installed), float32, medians, ratios to the best peer.
-Every implementation is checked against the NumPy reference before it is timed.
+torch.compile and jax.jit (where installed), float32, medians, ratios to the best peer
+and to the memory-bandwidth floor. Every implementation is checked against the NumPy
+reference before it is timed.
 
-    python benchmarks/cpu_bench.py            # full run (torch.compile compiles take a while)
-    python benchmarks/cpu_bench.py --quick    # small sizes, no torch.compile/jax: a smoke test
+    python benchmarks/cpu_bench.py                    # full run
+    python benchmarks/cpu_bench.py --torch-compile    # also torch.compile (compiles take a while)
+    python benchmarks/cpu_bench.py --quick            # small sizes, no torch.compile/jax: a smoke test
+
+TorchTrek rows: `tt c` (compiled, native C backend), `tt numpy` (compiled, NumPy backend),
+`tt eager` (op by op).
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import os
+import platform
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from typing import Any, Callable
 
@@ -23,6 +33,13 @@ try:
     import torch
 except ImportError:  # pragma: no cover
     torch = None
+try:
+    import jax
+    import jax.numpy as jnp
+except ImportError:  # pragma: no cover
+    jax = None
+
+Row = tuple[str, dict[str, float], float]  # name, label -> seconds, floor seconds (0: none)
 
 
 def median_time(fn: Callable[[], Any], reps: int, warmup: int = 2) -> float:
@@ -31,17 +48,32 @@ def median_time(fn: Callable[[], Any], reps: int, warmup: int = 2) -> float:
     times = []
     for _ in range(reps):
         t0 = time.perf_counter()
-        fn()
+        out = fn()
+        if jax is not None:
+            jax.block_until_ready(out)  # jax dispatches asynchronously
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
 
+def _np(a: Any) -> np.ndarray:
+    if hasattr(a, "detach"):
+        return a.detach().cpu().numpy()
+    return np.asarray(a)
+
+
 def close(a: Any, b: np.ndarray, rtol: float = 1e-4, atol: float = 1e-5) -> None:
-    a = a.detach().cpu().numpy() if hasattr(a, "detach") else np.asarray(a)
-    np.testing.assert_allclose(a, b, rtol=rtol, atol=atol)
+    np.testing.assert_allclose(_np(a), b, rtol=rtol, atol=atol)
 
 
-# ------------------------------------------------------------------ workloads
+def copy_bandwidth() -> float:
+    """Bytes per second a large copy moves (read + write), the floor's yardstick."""
+    src = np.ones(1 << 24, np.float32)
+    dst = np.empty_like(src)
+    t = median_time(lambda: np.copyto(dst, src), 10)
+    return 2 * src.nbytes / t
+
+
+# ------------------------------------------------------------------ references
 C = math.sqrt(2 / math.pi)
 
 
@@ -70,46 +102,84 @@ def ln_np(x: np.ndarray, eps: float = 1e-5) -> np.ndarray:
     return (x - mu) / np.sqrt(var + eps)
 
 
-def run(quick: bool, with_compile: bool) -> list[tuple[str, dict[str, float]]]:
+def ln_grad_np(x: np.ndarray, g: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+    mu = x.mean(-1, keepdims=True)
+    r = 1 / np.sqrt(x.var(-1, keepdims=True) + eps)
+    xh = (x - mu) * r
+    return r * (g - g.mean(-1, keepdims=True) - xh * (g * xh).mean(-1, keepdims=True))
+
+
+# ------------------------------------------------------------------ workloads
+def run(quick: bool, with_compile: bool) -> list[Row]:
     rng = np.random.default_rng(0)
     n = 1 << (16 if quick else 22)
     reps = 3 if quick else 10
-    rows: list[tuple[str, dict[str, float]]] = []
-    peers_compile = with_compile and torch is not None
+    rows: list[Row] = []
+    bw = copy_bandwidth()
+    use_torch = torch is not None
+    use_tc = with_compile and use_torch and not quick
+    use_jax = jax is not None and not quick
 
-    def record(name: str, impls: dict[str, Callable[[], Any]], check: Callable[[Any], None]) -> None:
+    def record(name: str, impls: dict[str, Callable[[], Any]], check: Callable[[Any], None],
+               floor_bytes: int = 0) -> None:
         times = {}
         for label, fn in impls.items():
-            check(fn())  # correctness before timing
+            try:
+                check(fn())  # correctness before timing
+            except AssertionError as e:
+                raise AssertionError(f"{name}: {label} is wrong") from e
             times[label] = median_time(fn, reps)
-        rows.append((name, times))
+        rows.append((name, times, floor_bytes / bw))
+
+    def tt_both(f: Callable[..., Any], *args: Any, grad: bool = False) -> dict[str, Callable[[], Any]]:
+        out = {}
+        for be in ("c", "numpy"):  # like jax.jit(jax.value_and_grad(f))
+            cf = tt.compile(tt.value_and_grad(f) if grad else f, backend=be)
+            out[f"tt {be}"] = (lambda cf=cf: cf(*args))
+        return out
 
     # W1 gelu forward; value and gradient of sum(gelu(x))
     x = rng.standard_normal(n).astype(np.float32)
     tx = tt.tensor(x)
-    gelu_c = tt.compile(lambda x: TF.gelu(x, approximate="tanh"))
     ref = gelu_np(x)
-    impls = {"numpy": lambda: gelu_np(x), "tt eager": lambda: TF.gelu(tx, approximate="tanh"),
-             "tt compiled": lambda: gelu_c(tx)}
-    if torch is not None:
+    impls = {"numpy": lambda: gelu_np(x)}
+    impls.update(tt_both(lambda x: TF.gelu(x, approximate="tanh"), tx))
+    impls["tt eager"] = lambda: TF.gelu(tx, approximate="tanh")
+    if use_torch:
         px = torch.tensor(x)
         impls["torch eager"] = lambda: torch.nn.functional.gelu(px, approximate="tanh")
-        if peers_compile:
+        if use_tc:
             tc = torch.compile(lambda x: torch.nn.functional.gelu(x, approximate="tanh"))
             impls["torch.compile"] = lambda: tc(px)
-    record(f"W1 gelu(tanh) forward, {n} elements", impls, lambda out: close(out, ref))
+    if use_jax:
+        jx = jnp.asarray(x)
+        jg = jax.jit(lambda x: jax.nn.gelu(x, approximate=True))
+        impls["jax.jit"] = lambda: jg(jx)
+    record(f"W1 gelu(tanh) forward, {n} elements", impls, lambda out: close(out, ref),
+           2 * x.nbytes)
 
-    vg = tt.value_and_grad(lambda x: TF.gelu(x, approximate="tanh").sum())
     gref = gelu_grad_np(x)
-    impls = {"numpy": lambda: (gelu_np(x).sum(), gelu_grad_np(x)), "tt compiled": lambda: vg(tx)}
-    if torch is not None:
+    impls = {"numpy": lambda: (gelu_np(x).sum(), gelu_grad_np(x))}
+    impls.update(tt_both(lambda x: TF.gelu(x, approximate="tanh").sum(), tx, grad=True))
+    if use_torch:
         def torch_vg():
-            p = torch.tensor(x, requires_grad=True)
+            p = px.detach().requires_grad_(True)
             v = torch.nn.functional.gelu(p, approximate="tanh").sum()
             v.backward()
             return v, p.grad
         impls["torch eager"] = torch_vg
-    record("W1 value and gradient of sum(gelu(x))", impls, lambda out: close(out[1], gref))
+        if use_tc:
+            def tc_vg_fn(p):
+                v = torch.nn.functional.gelu(p, approximate="tanh").sum()
+                v.backward()
+                return v, p.grad
+            tc_vg = torch.compile(tc_vg_fn)
+            impls["torch.compile"] = lambda: tc_vg(px.detach().requires_grad_(True))
+    if use_jax:
+        jvg = jax.jit(jax.value_and_grad(lambda x: jax.nn.gelu(x, approximate=True).sum()))
+        impls["jax.jit"] = lambda: jvg(jx)
+    record("W1 value and gradient of sum(gelu(x))", impls, lambda out: close(out[1], gref),
+           2 * x.nbytes)
 
     # W2 softmax cross-entropy
     b, k = (256, 100) if quick else (4096, 1000)
@@ -117,35 +187,69 @@ def run(quick: bool, with_compile: bool) -> list[tuple[str, dict[str, float]]]:
     y = rng.integers(0, k, b)
     tz, ty = tt.tensor(z), tt.tensor(y)
     loss_ref, grad_ref = ce_np(z, y)
-    ce_c = tt.compile(lambda z, y: TF.cross_entropy(z, y))
-    impls = {"numpy": lambda: ce_np(z, y)[0], "tt compiled": lambda: ce_c(tz, ty)}
-    if torch is not None:
+    impls = {"numpy": lambda: ce_np(z, y)[0]}
+    impls.update(tt_both(lambda z, y: TF.cross_entropy(z, y), tz, ty))
+    if use_torch:
         pz, py = torch.tensor(z), torch.tensor(y)
         impls["torch eager"] = lambda: torch.nn.functional.cross_entropy(pz, py)
+        if use_tc:
+            tce = torch.compile(lambda z, y: torch.nn.functional.cross_entropy(z, y))
+            impls["torch.compile"] = lambda: tce(pz, py)
+    if use_jax:
+        jz, jy = jnp.asarray(z), jnp.asarray(y)
+
+        def jce(z, y):
+            lp = jax.nn.log_softmax(z)
+            return -jnp.mean(jnp.take_along_axis(lp, y[:, None], 1))
+        jce_c = jax.jit(jce)
+        impls["jax.jit"] = lambda: jce_c(jz, jy)
     record(f"W2 softmax cross-entropy [{b},{k}], loss", impls,
-           lambda out: close(np.asarray(float(out)), np.asarray(loss_ref)))
-    ce_g = tt.grad(lambda z, y: TF.cross_entropy(z, y))
-    impls = {"numpy": lambda: ce_np(z, y)[1], "tt compiled": lambda: ce_g(tz, ty)}
-    record("W2 loss gradient wrt logits", impls, lambda out: close(out, grad_ref))
+           lambda out: close(np.asarray(float(_np(out))), np.asarray(loss_ref)), z.nbytes)
+
+    impls = {"numpy": lambda: ce_np(z, y)}
+    impls.update(tt_both(lambda z, y: TF.cross_entropy(z, y), tz, ty, grad=True))
+    if use_torch:
+        def torch_ce_g():
+            p = pz.detach().requires_grad_(True)
+            v = torch.nn.functional.cross_entropy(p, py)
+            v.backward()
+            return v, p.grad
+        impls["torch eager"] = torch_ce_g
+        if use_tc:
+            def tc_ce_fn(p, y):
+                v = torch.nn.functional.cross_entropy(p, y)
+                v.backward()
+                return v, p.grad
+            tc_ce = torch.compile(tc_ce_fn)
+            impls["torch.compile"] = lambda: tc_ce(pz.detach().requires_grad_(True), py)
+    if use_jax:
+        jce_g = jax.jit(jax.value_and_grad(jce))
+        impls["jax.jit"] = lambda: jce_g(jz, jy)
+    record("W2 loss and gradient wrt logits", impls, lambda out: close(out[1], grad_ref),
+           2 * z.nbytes)
 
     # W3 MLP step
     w1 = (rng.standard_normal((784, 256)) * 0.05).astype(np.float32)
     w2 = (rng.standard_normal((256, 10)) * 0.05).astype(np.float32)
     xb = rng.standard_normal((256, 784)).astype(np.float32)
     yb = rng.integers(0, 10, 256)
-    p1, p2 = tt.tensor(w1, requires_grad=True), tt.tensor(w2, requires_grad=True)
     txb, tyb = tt.tensor(xb), tt.tensor(yb)
+    impls = {}
+    for be in ("c", "numpy"):
+        p1, p2 = tt.tensor(w1, requires_grad=True), tt.tensor(w2, requires_grad=True)
 
-    @tt.compile
-    def step(x, y):
-        p1.grad = None
-        p2.grad = None
-        loss = TF.cross_entropy(tt.relu(x @ p1) @ p2, y)
-        loss.backward()
-        with tt.no_grad():
-            p1.sub_(0.01 * p1.grad)
-            p2.sub_(0.01 * p2.grad)
-        return loss
+        def step(x, y, p1=p1, p2=p2):
+            p1.grad = None
+            p2.grad = None
+            loss = TF.cross_entropy(tt.relu(x @ p1) @ p2, y)
+            loss.backward()
+            with tt.no_grad():
+                p1.sub_(0.01 * p1.grad)
+                p2.sub_(0.01 * p2.grad)
+            return loss
+
+        cstep = tt.compile(step, backend=be)
+        impls[f"tt {be}"] = lambda cstep=cstep: cstep(txb, tyb)
 
     def np_step(w1=w1.copy(), w2=w2.copy()):
         h = np.maximum(xb @ w1, 0)
@@ -156,50 +260,198 @@ def run(quick: bool, with_compile: bool) -> list[tuple[str, dict[str, float]]]:
         w2 -= 0.01 * gw2
         return loss
 
-    impls = {"numpy": np_step, "tt compiled": lambda: step(txb, tyb)}
+    impls["numpy"] = np_step
+    if use_torch:
+        q1, q2 = torch.tensor(w1, requires_grad=True), torch.tensor(w2, requires_grad=True)
+        pxb, pyb = torch.tensor(xb), torch.tensor(yb)
+
+        def torch_step():
+            q1.grad = q2.grad = None
+            loss = torch.nn.functional.cross_entropy(torch.relu(pxb @ q1) @ q2, pyb)
+            loss.backward()
+            with torch.no_grad():
+                q1.sub_(0.01 * q1.grad)
+                q2.sub_(0.01 * q2.grad)
+            return loss
+        impls["torch eager"] = torch_step
+        if use_tc:
+            impls["torch.compile"] = torch.compile(torch_step)
+    if use_jax:
+        def jloss(p, x, y):
+            lp = jax.nn.log_softmax(jnp.maximum(x @ p[0], 0) @ p[1])
+            return -jnp.mean(jnp.take_along_axis(lp, y[:, None], 1))
+
+        @jax.jit
+        def jstep(p, x, y):
+            loss, g = jax.value_and_grad(jloss)(p, x, y)
+            return loss, (p[0] - 0.01 * g[0], p[1] - 0.01 * g[1])
+        jstate = [(jnp.asarray(w1), jnp.asarray(w2))]
+        jxb, jyb = jnp.asarray(xb), jnp.asarray(yb)
+
+        def jax_step():
+            loss, jstate[0] = jstep(jstate[0], jxb, jyb)
+            return loss
+        impls["jax.jit"] = jax_step
     record("W3 MLP 784-256-10 step (fwd+bwd+SGD), batch 256", impls,
-           lambda out: np.isfinite(float(out)) or (_ for _ in ()).throw(AssertionError()))
+           lambda out: np.isfinite(float(_np(out))) or (_ for _ in ()).throw(AssertionError()))
 
     # W4 layer norm
     r, c = (256, 128) if quick else (8192, 1024)
     xl = rng.standard_normal((r, c)).astype(np.float32)
-    txl = tt.tensor(xl)
-    ln_c = tt.compile(lambda x: TF.layer_norm(x, (c,)))
+    gl = rng.standard_normal((r, c)).astype(np.float32)
+    txl, tgl = tt.tensor(xl), tt.tensor(gl)
     lref = ln_np(xl)
-    impls = {"numpy": lambda: ln_np(xl), "tt compiled": lambda: ln_c(txl), "tt eager": lambda: TF.layer_norm(txl, (c,))}
-    if torch is not None:
-        pxl = torch.tensor(xl)
+    impls = {"numpy": lambda: ln_np(xl)}
+    impls.update(tt_both(lambda x: TF.layer_norm(x, (c,)), txl))
+    impls["tt eager"] = lambda: TF.layer_norm(txl, (c,))
+    if use_torch:
+        pxl, pgl = torch.tensor(xl), torch.tensor(gl)
         impls["torch eager"] = lambda: torch.nn.functional.layer_norm(pxl, (c,))
-    record(f"W4 layer norm [{r},{c}] forward", impls, lambda out: close(out, lref, 1e-3, 1e-4))
+        if use_tc:
+            tln = torch.compile(lambda x: torch.nn.functional.layer_norm(x, (c,)))
+            impls["torch.compile"] = lambda: tln(pxl)
+    if use_jax:
+        jxl, jgl = jnp.asarray(xl), jnp.asarray(gl)
+
+        def jln(x):
+            mu = x.mean(-1, keepdims=True)
+            return (x - mu) * jax.lax.rsqrt(((x - mu) ** 2).mean(-1, keepdims=True) + 1e-5)
+        jln_c = jax.jit(jln)
+        impls["jax.jit"] = lambda: jln_c(jxl)
+    record(f"W4 layer norm [{r},{c}] forward", impls, lambda out: close(out, lref, 1e-3, 1e-4),
+           2 * xl.nbytes)
+
+    lgref = ln_grad_np(xl, gl)
+    impls = {"numpy": lambda: (ln_np(xl), ln_grad_np(xl, gl))}
+    impls.update(tt_both(lambda x, g: (TF.layer_norm(x, (c,)) * g).sum(), txl, tgl, grad=True))
+    if use_torch:
+        def torch_ln_g():
+            p = pxl.detach().requires_grad_(True)
+            out = torch.nn.functional.layer_norm(p, (c,))
+            out.backward(pgl)
+            return out, p.grad
+        impls["torch eager"] = torch_ln_g
+        if use_tc:
+            def tc_ln_fn(p, g):
+                out = torch.nn.functional.layer_norm(p, (c,))
+                out.backward(g)
+                return out, p.grad
+            tc_ln = torch.compile(tc_ln_fn)
+            impls["torch.compile"] = lambda: tc_ln(pxl.detach().requires_grad_(True), pgl)
+    if use_jax:
+        jln_g = jax.jit(jax.value_and_grad(lambda x, g: (jln(x) * g).sum()))
+        impls["jax.jit"] = lambda: jln_g(jxl, jgl)
+    record("W4 layer norm forward + backward", impls,
+           lambda out: close(out[1], lgref, 1e-3, 1e-3), 4 * xl.nbytes)
 
     # W5 per-call overhead on 16 elements (reported in microseconds)
     s = rng.standard_normal(16).astype(np.float32)
     ts = tt.tensor(s)
-    small = tt.compile(lambda x: x * 2 + 1)
-    impls = {"numpy": lambda: s * 2 + 1, "tt eager": lambda: ts * 2 + 1, "tt compiled": lambda: small(ts)}
-    if torch is not None:
+    impls = {"numpy": lambda: s * 2 + 1}
+    impls.update(tt_both(lambda x: x * 2 + 1, ts))
+    impls["tt eager"] = lambda: ts * 2 + 1
+    if use_torch:
         ps = torch.tensor(s)
         impls["torch eager"] = lambda: ps * 2 + 1
+        if use_tc:
+            tsm = torch.compile(lambda x: x * 2 + 1)
+            impls["torch.compile"] = lambda: tsm(ps)
+    if use_jax:
+        js = jnp.asarray(s)
+        jsm = jax.jit(lambda x: x * 2 + 1)
+        impls["jax.jit"] = lambda: jsm(js)
     record("W5 x*2+1 on 16 elements, per call", impls, lambda out: close(out, s * 2 + 1))
     return rows
 
 
-def report(rows: list[tuple[str, dict[str, float]]]) -> str:
-    lines = []
-    for name, times in rows:
-        peers = {k: v for k, v in times.items() if not k.startswith("tt")}
-        best = min(peers.values()) if peers else float("nan")
-        unit, scale = ("us", 1e6) if name.startswith("W5") else ("ms", 1e3)
-        cells = "  ".join(f"{k} {v * scale:.3g} {unit}" for k, v in times.items())
-        ours = {k: v for k, v in times.items() if k.startswith("tt")}
-        ratios = "  ".join(f"{k}/best peer = {v / best:.2f}" for k, v in ours.items())
-        lines.append(f"{name}\n    {cells}\n    {ratios}")
+# ------------------------------------------------------------------ compile latency
+_W3_SCRIPT = """
+import time, numpy as np
+t0 = time.perf_counter()
+import torchtrek as tt
+import torchtrek.nn.functional as TF
+t_import = time.perf_counter() - t0
+rng = np.random.default_rng(0)
+p1 = tt.tensor((rng.standard_normal((784, 256)) * 0.05).astype(np.float32), requires_grad=True)
+p2 = tt.tensor((rng.standard_normal((256, 10)) * 0.05).astype(np.float32), requires_grad=True)
+x = tt.tensor(rng.standard_normal((256, 784)).astype(np.float32))
+y = tt.tensor(rng.integers(0, 10, 256))
+@tt.compile(backend="{backend}")
+def step(x, y):
+    p1.grad = None
+    p2.grad = None
+    loss = TF.cross_entropy(tt.relu(x @ p1) @ p2, y)
+    loss.backward()
+    with tt.no_grad():
+        p1.sub_(0.01 * p1.grad)
+        p2.sub_(0.01 * p2.grad)
+    return loss
+t0 = time.perf_counter()
+step(x, y)
+print(time.perf_counter() - t0)
+"""
+
+
+def compile_latency(backend: str) -> tuple[float, float]:
+    """W3's first call in a fresh process: with an empty cache, then with a warm one."""
+    with tempfile.TemporaryDirectory(prefix="torchtrek-bench-cache-") as d:
+        env = dict(os.environ, TORCHTREK_CACHE_DIR=d)
+        env.pop("TORCHTREK_VERIFY", None)
+        out = []
+        for _ in range(2):
+            p = subprocess.run([sys.executable, "-c", _W3_SCRIPT.replace("{backend}", backend)],
+                               capture_output=True, text=True, env=env, check=True)
+            out.append(float(p.stdout.strip().splitlines()[-1]))
+        return out[0], out[1]
+
+
+# ------------------------------------------------------------------ report
+def report(rows: list[Row]) -> str:
+    labels: list[str] = []
+    for _, times, _ in rows:
+        labels += [k for k in times if k not in labels]
+    peers = [k for k in labels if not k.startswith("tt")]
+    ours = [k for k in labels if k.startswith("tt")]
+    head = ["workload"] + peers + ours + ["floor"] + [f"{k} / best peer" for k in ours]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, times, floor in rows:
+        scale = 1e6 if name.startswith("W5") else 1e3
+        unit = " µs" if name.startswith("W5") else ""
+        best = min((times[k] for k in peers if k in times), default=float("nan"))
+        cells = [name + (" (µs)" if unit else "")]
+        cells += [f"{times[k] * scale:.3g}" if k in times else "—" for k in peers + ours]
+        cells.append(f"{floor * scale:.3g}" if floor else "—")
+        cells += [f"{times[k] / best:.2f}" if k in times else "—" for k in ours]
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            cpu = next((ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")), cpu)
+    except OSError:
+        pass
+    versions = [f"numpy {np.__version__}"]
+    if torch is not None:
+        versions.append(f"torch {torch.__version__} ({torch.get_num_threads()} threads)")
+    if jax is not None:
+        versions.append(f"jax {jax.__version__}")
+    return f"{os.cpu_count()} cores, {cpu}; " + ", ".join(versions)
 
 
 if __name__ == "__main__":
     ap = argparse.ArgumentParser()
     ap.add_argument("--quick", action="store_true", help="small sizes, few repetitions")
     ap.add_argument("--torch-compile", action="store_true", help="also time torch.compile")
+    ap.add_argument("--no-latency", action="store_true", help="skip the compile-latency runs")
     a = ap.parse_args()
+    print(machine())
+    print("milliseconds unless noted; medians; floor = bytes moved / copy bandwidth")
     print(report(run(a.quick, a.torch_compile)))
+    if not a.no_latency and not a.quick:
+        for be in ("numpy", "c"):
+            cold, warm = compile_latency(be)
+            print(f"W3 first call, backend {be}: cold caches {cold * 1e3:.0f} ms, "
+                  f"warm disk cache {warm * 1e3:.0f} ms")

@@ -48,7 +48,10 @@ class CompiledGraph:
         self._texts: dict[str, str] = {}
         key = None
         if persistent and disk_cache.enabled():
-            key = disk_cache.make_key(str(graph), repr(self.wrt), backend)
+            from ..codegen.c.regions import min_numel
+
+            key = disk_cache.make_key(str(graph), repr(self.wrt), backend,
+                                      str(min_numel()) if backend == "c" else "")
             payload = disk_cache.load(key)
             if payload is not None and self._from_payload(payload):
                 self.from_cache = True

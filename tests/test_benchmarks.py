@@ -12,6 +12,6 @@ def test_cpu_benchmark_quick_mode_runs_and_checks_every_workload():
     spec.loader.exec_module(bench)
     rows = bench.run(quick=True, with_compile=False)
     names = [name.split()[0] for name, _ in rows]
-    assert names == ["W1", "W1", "W2", "W2", "W3", "W4", "W5"]
-    assert all("tt compiled" in times and "numpy" in times for _, times in rows)
+    assert names == ["W1", "W1", "W2", "W2", "W3", "W4", "W4", "W5"]
+    assert all({"tt c", "tt numpy", "numpy"} <= set(times) for _, times, _ in rows)
     assert "W5" in bench.report(rows)

@@ -31,7 +31,7 @@ from ..numpy.generator import names_safe, render_function
 from . import regions
 
 VERSION = "0.1.0"
-PARALLEL_MIN = 1 << 15  # elements below which a kernel runs on one thread
+PARALLEL_MIN = 1 << 18  # elements below which a kernel runs on one thread (see runtime/native.py)
 COL_BLOCK = 64  # accumulators per block when reducing across the innermost dim
 REDUCE_INIT = {"sum": "0", "prod": "1", "amax": "-INFINITY", "amin": "INFINITY"}
 # math functions glibc's libmvec has vector versions of (float and double)
@@ -147,29 +147,50 @@ class _KernelWriter:
         self.compute = out.dtype.name
         self.ctype = C_TYPES[self.compute]
         self.iter_shape = iter_shape
-        self.params: list[Var] = []  # distinct Var operands, in order
+        # distinct operands, each a value read as a shape (a broadcast or a size-1
+        # reshape is its operand read in place), in order
+        self.params: list[tuple[Var, tuple[int, ...]]] = []
         self.views: list[tuple[int, ...]] = []
         self.syms = [sympy.Symbol(f"x{i}", real=True) for i in range(len(e.inputs))]
         self.expr = e.params["expr"]
-        for a in e.inputs:
-            if isinstance(a, Var) and a not in self.params:
-                self.params.append(a)
-                self.views.append(broadcast_view(a.shape, iter_shape))
+        self.shapes = e.params.get("shapes") or tuple(a.shape for a in e.inputs)
+        self.keys: list[tuple[Var, tuple[int, ...]] | None] = []
+        for a, shape in zip(e.inputs, self.shapes):
+            key = (a, tuple(shape)) if isinstance(a, Var) else None
+            self.keys.append(key)
+            if key is not None and key not in self.params:
+                self.params.append(key)
+                self.views.append(broadcast_view(key[1], iter_shape))
+
+    @property
+    def args(self) -> list[Var]:
+        return [v for v, _ in self.params]
 
     def signature(self) -> str:
-        ps = [f"const {C_TYPES[v.dtype.name]}* restrict in{j}" for j, v in enumerate(self.params)]
+        ps = [f"const {C_TYPES[v.dtype.name]}* restrict in{j}" for j, (v, _) in enumerate(self.params)]
         ps.append(f"{self.ctype}* restrict out")
         return f"void {self.name}({', '.join(ps)})"
 
-    def value(self, offsets: list[str]) -> str:
-        """The expression with operand j read at offsets[j]."""
+    def value(self, loads: list[str]) -> str:
+        """The expression with operand j read as loads[j]."""
         names: dict[sympy.Symbol, str] = {}
-        for s, a in zip(self.syms, self.e.inputs):
-            if isinstance(a, Literal):
-                names[s] = _literal(a)
-            else:
-                names[s] = f"in{self.params.index(a)}[{offsets[self.params.index(a)]}]"
+        for s, a, key in zip(self.syms, self.e.inputs, self.keys):
+            names[s] = _literal(a) if key is None else loads[self.params.index(key)]
         return print_c(self.expr, names, self.compute)
+
+    def loads(self, offsets: list[str], inner: list[int], pointers: list[str] | None = None,
+              tag: str = "h") -> tuple[list[str], list[str]]:
+        """Loads of the operands at `offsets`; the ones the inner loop does not move along
+        (inner stride 0) are read once before it: (statements before the loop, loads)."""
+        hoist, loads = [], []
+        for j, ((v, _), off, st) in enumerate(zip(self.params, offsets, inner)):
+            ptr = pointers[j] if pointers else f"in{j}"
+            if st == 0:
+                hoist.append(f"const {C_TYPES[v.dtype.name]} {tag}{j} = {ptr}[{off}];")
+                loads.append(f"{tag}{j}")
+            else:
+                loads.append(f"{ptr}[{off}]")
+        return hoist, loads
 
     def comment(self) -> str:
         where = f"  ({self.e.loc})" if self.e.loc else ""
@@ -192,14 +213,17 @@ class _KernelWriter:
         inner_offs = [o if st[-1] == 0 else (f"{o} + i" if st[-1] == 1 else f"{o} + i*{st[-1]}")
                       for o, st in zip(offs, strides)]
         inner_offs = [s.replace("0 + ", "") if s.startswith("0 + ") else s for s in inner_offs]
-        body = f"out[{inner_offs[-1]}] = ({self.ctype})({self.value(inner_offs[:-1])});"
+        hoist, loads = self.loads(inner_offs[:-1], [st[-1] for st in strides[:-1]])
+        body = f"out[{inner_offs[-1]}] = ({self.ctype})({self.value(loads)});"
         if not outer:
+            lines += [f"  {ln}" for ln in hoist]
             lines += [f"  #pragma omp parallel for simd schedule(static){par}",
                       f"  for (long long i = 0; i < {inner}; i++) {{", f"    {body}", "  }"]
         else:
             lines += [f"  #pragma omp parallel for schedule(static){par}",
                       f"  for (long long o = 0; o < {math.prod(outer)}; o++) {{"]
             lines += [f"    {ln}" for ln in _decompose(outer, "o", "o")]
+            lines += [f"    {ln}" for ln in hoist]
             lines += ["    #pragma omp simd", f"    for (long long i = 0; i < {inner}; i++) {{",
                       f"      {body}", "    }", "  }"]
         return "\n".join(lines + ["}"])
@@ -248,14 +272,15 @@ class _KernelWriter:
         offs = [b if rs[-1] == 0 else (f"{b} + i" if rs[-1] == 1 else f"{b} + i*{rs[-1]}")
                 for b, rs in zip(base, rst)]
         offs = [s[4:] if s.startswith("0 + ") else s for s in offs]
-        v = self.value(offs[:-1])
+        hoist, loads = self.loads(offs[:-1], [rs[-1] for rs in rst[:-1]])
+        v = self.value(loads)
         flt = self.compute in regions.FLOATS
         vector_minmax = op in ("amax", "amin") and flt
-        fm = ("fmaxf" if op == "amax" else "fminf") if self.compute == "float32" else (
-            "fmax" if op == "amax" else "fmin")
+        # a compare-and-select vectorizes to maxps (fmaxf does not); NaN is tracked apart
+        cmp = ">" if op == "amax" else "<"
         clause = {"sum": "reduction(+:acc)", "prod": "reduction(*:acc)"}.get(
             op, f"reduction({'max' if op == 'amax' else 'min'}:acc) reduction(|:seen_nan)")
-        step = (f"const {self.ctype} v = {v}; acc = {fm}(acc, v); seen_nan |= (v != v);"
+        step = (f"const {self.ctype} v = {v}; acc = acc {cmp} v ? acc : v; seen_nan |= (v != v);"
                 if vector_minmax else f"acc += {v};" if op == "sum" else f"acc *= {v};")
         final = "(seen_nan ? NAN : acc)" if vector_minmax else "acc"
         par = f" if({n} >= {PARALLEL_MIN})"
@@ -273,8 +298,10 @@ class _KernelWriter:
                 out.append(f"    #pragma omp parallel for {clause}{par}")
             out.append(f"    for (long long r = 0; r < {math.prod(router)}; r++) {{")
             out += [f"      {ln}" for ln in _decompose(router, "r", "r")]
+            out += [f"      {ln}" for ln in hoist]
             out.append(f"      #pragma omp simd {clause}")
         else:
+            out += [f"    {ln}" for ln in hoist]
             out.append(f"    #pragma omp {'parallel for simd' if one_output else 'simd'} {clause}"
                        + (par if one_output else ""))
         out.append(f"    for (long long i = 0; i < {rin}; i++) {{ {step} }}")
@@ -299,7 +326,8 @@ class _KernelWriter:
             base = " + ".join(t for t in (_offset(kc, ks[:-1]), _offset(rc, rs)) if t != "0") or "0"
             j = "(j0 + j)" if ks[-1] == 1 else (f"(j0 + j)*{ks[-1]}" if ks[-1] else "")
             offs.append(" + ".join(t for t in (base if base != "0" else "", j) if t) or "0")
-        v = self.value(offs[:-1])
+        hoist, loads = self.loads(offs[:-1], [ks[-1] for ks in kst[:-1]])
+        v = self.value(loads)
         par = f" if({n} >= {PARALLEL_MIN})"
         out = [f"  #pragma omp parallel for schedule(static){par}",
                f"  for (long long ob = 0; ob < {math.prod(kouter) * nblk}; ob++) {{",
@@ -310,12 +338,120 @@ class _KernelWriter:
         out.append(f"    for (long long j = 0; j < jn; j++) acc[j] = {REDUCE_INIT[op]};")
         out.append(f"    for (long long r = 0; r < {math.prod(red)}; r++) {{")
         out += [f"      {ln}" for ln in _decompose(red, "r", "r")]
+        out += [f"      {ln}" for ln in hoist]
         out.append("      #pragma omp simd")
         out.append(f"      for (long long j = 0; j < jn; j++) {{ {self._combine(op, 'acc[j]', v)} }}")
         out.append("    }")
         out.append(f"    for (long long j = 0; j < jn; j++) out[o*{j_n} + j0 + j] = ({self.ctype})acc[j];")
         out.append("  }")
         return out
+
+
+class _RowGroup:
+    """Kernels over the same rows, run one after another on each row while it is in
+    cache: a softmax's max, sum of exponentials and output, or a layer norm's mean,
+    variance and normalized output, in one pass over memory instead of three. Members
+    are reductions along the last dim and pointwise regions of the full shape; a member
+    reads earlier members' outputs (per-row statistics, or the row it wrote)."""
+
+    def __init__(self, name: str, members: list[_KernelWriter]) -> None:
+        self.name, self.members = name, members
+        self.iter_shape = members[0].iter_shape
+        self.outputs = [m.e.outputs[0] for m in members]
+        self.params: list[tuple[Var, tuple[int, ...]]] = []
+        for m in members:
+            for key in m.params:
+                if key[0] not in self.outputs and key not in self.params:
+                    self.params.append(key)
+        self.e = members[0].e
+
+    @property
+    def args(self) -> list[Var]:
+        return [v for v, _ in self.params]
+
+    def source(self) -> str:
+        *rows_shape, row = self.iter_shape
+        n_rows, n = math.prod(rows_shape), math.prod(self.iter_shape)
+        ps = [f"const {C_TYPES[v.dtype.name]}* restrict in{j}" for j, (v, _) in enumerate(self.params)]
+        ps += [f"{C_TYPES[o.dtype.name]}* restrict out{k}" for k, o in enumerate(self.outputs)]
+        lines = ["/* one pass over the rows: */"] + [m.comment() for m in self.members]
+        lines += [f"void {self.name}({', '.join(ps)}) {{",
+                  f"  #pragma omp parallel for schedule(static) if({n} >= {PARALLEL_MIN})",
+                  f"  for (long long o = 0; o < {n_rows}; o++) {{"]
+        lines += [f"    {ln}" for ln in _decompose(list(rows_shape), "o", "c")]
+        coords = [f"c{k}" for k in range(len(rows_shape))]
+        for k, m in enumerate(self.members):
+            pointers, offsets, inner_strides = [], [], []
+            for key, view in zip(m.params, m.views):
+                inner_strides.append(view[-1])
+                if key[0] in self.outputs:
+                    pointers.append(f"out{self.outputs.index(key[0])}")
+                else:
+                    pointers.append(f"in{self.params.index(key)}")
+                base = _offset(coords, view[:-1])
+                inner = "" if view[-1] == 0 else ("i" if view[-1] == 1 else f"i*{view[-1]}")
+                offsets.append(" + ".join(t for t in (base if base != "0" else "", inner) if t) or "0")
+            hoist, loads = m.loads(offsets, inner_strides, pointers, tag=f"h{k}_")
+            v = m.value(loads)
+            if m.e.op in regions.REDUCE_OPS:
+                op = m.e.op
+                acc_t = "double" if (op == "sum" and m.compute == "float32") else m.ctype
+                if op in ("amax", "amin"):
+                    clause = f"reduction({'max' if op == 'amax' else 'min'}:acc) reduction(|:seen_nan)"
+                    cmp = ">" if op == "amax" else "<"
+                    step = f"const {m.ctype} v = {v}; acc = acc {cmp} v ? acc : v; seen_nan |= (v != v);"
+                    final = "(seen_nan ? NAN : acc)"
+                else:
+                    clause = "reduction(+:acc)" if op == "sum" else "reduction(*:acc)"
+                    step = f"acc {'+' if op == 'sum' else '*'}= {v};"
+                    final = "acc"
+                lines += ["    {", f"      {acc_t} acc = {REDUCE_INIT[op]}; int seen_nan = 0; (void)seen_nan;"]
+                lines += [f"      {ln}" for ln in hoist]
+                lines += [f"      #pragma omp simd {clause}",
+                          f"      for (long long i = 0; i < {row}; i++) {{ {step} }}",
+                          f"      out{k}[o] = ({m.ctype}){final};", "    }"]
+            else:
+                lines += ["    {"] + [f"      {ln}" for ln in hoist]
+                lines += ["    #pragma omp simd", f"    for (long long i = 0; i < {row}; i++) {{",
+                          f"      out{k}[o*{row} + i] = ({m.ctype})({v});", "    }", "    }"]
+        lines += ["  }", "}"]
+        return "\n".join(lines)
+
+
+def _row_reduction(k: _KernelWriter) -> bool:
+    e = k.e
+    nd = len(k.iter_shape)
+    return (e.op in regions.REDUCE_OPS and nd >= 1
+            and {d % nd for d in e.params["dims"]} == {nd - 1} and k.iter_shape[-1] > 1)
+
+
+def _form_groups(graph_inputs: list[Var], eqns: list[Eqn], writers: dict[int, _KernelWriter],
+                 ) -> list[list[int]]:
+    """Indices of equations that run as one row group (two members or more)."""
+    groups: list[list[int]] = []
+    current: list[int] = []
+    shape: tuple[int, ...] = ()
+    available: set[Var] = set()  # defined before the group's first member
+    members_out: set[Var] = set()
+    defined: set[Var] = set(graph_inputs)
+    for i, e in enumerate(eqns):
+        k = writers.get(id(e))
+        if current and k is not None and k.iter_shape == shape and (
+                _row_reduction(k) or e.outputs[0].shape == shape) and all(
+                v in available or v in members_out for v, _ in k.params):
+            current.append(i)
+            members_out.add(e.outputs[0])
+            continue
+        if k is not None and _row_reduction(k):
+            if len(current) > 1:
+                groups.append(current)
+            current, shape = [i], k.iter_shape
+            available = set(defined)
+            members_out = {e.outputs[0]}
+        defined.update(e.outputs)
+    if len(current) > 1:
+        groups.append(current)
+    return groups
 
 
 def _wrapper(k: _KernelWriter, slot: int, loc: str) -> str:
@@ -325,7 +461,7 @@ def _wrapper(k: _KernelWriter, slot: int, loc: str) -> str:
     lines = [f"def _{k.name}({', '.join(args)}):",
              f"    # {out.type} = {k.e.op} kernel{(' for ' + loc) if loc else ''}"]
     ptrs = []
-    for j, v in enumerate(k.params):
+    for j, (v, _) in enumerate(k.params):
         lines.append(f"    x{j} = np.ascontiguousarray(x{j}, dtype=np.{v.dtype.name})")
         ptrs.append(f"x{j}.ctypes.data")
     lines.append(f"    out = _out({slot}, {out.shape}, np.{out.dtype.name})")
@@ -334,48 +470,99 @@ def _wrapper(k: _KernelWriter, slot: int, loc: str) -> str:
     return "\n".join(lines)
 
 
+def _wrapper_group(g: _RowGroup, slot: int, loc: str) -> str:
+    args = [f"x{j}" for j in range(len(g.params))]
+    lines = [f"def _{g.name}({', '.join(args)}):",
+             f"    # {len(g.members)} kernels in one pass over the rows{(' for ' + loc) if loc else ''}"]
+    ptrs = []
+    for j, (v, _) in enumerate(g.params):
+        lines.append(f"    x{j} = np.ascontiguousarray(x{j}, dtype=np.{v.dtype.name})")
+        ptrs.append(f"x{j}.ctypes.data")
+    outs = []
+    for k, o in enumerate(g.outputs):
+        lines.append(f"    out{k} = _out({slot + k}, {o.shape}, np.{o.dtype.name})")
+        outs.append(f"out{k}")
+    lines.append(f"    _lib.{g.name}({', '.join(ptrs + [f'{o}.ctypes.data' for o in outs])})")
+    lines.append(f"    return {', '.join(outs)}")
+    return "\n".join(lines)
+
+
 def generate(graph: Graph, fn_name: str | None = None, threshold: int | None = None) -> CModule:
     """The C backend's module for `graph`."""
     fused, pointwise, reductions = regions.plan(graph, threshold)
-    kernels: list[_KernelWriter] = []
-    calls: dict[int, str] = {}
+    writers: dict[int, _KernelWriter] = {}
     for e in fused.eqns:
         out = e.outputs[0]
         if out in pointwise or out in reductions:
-            iter_shape = out.shape if out in pointwise else broadcast_shapes(
-                *(a.shape for a in e.inputs))
-            k = _KernelWriter(f"k{len(kernels)}_{names_safe(out.hint)}", e, tuple(iter_shape))
+            iter_shape = out.shape if out in pointwise else e.params["in_shape"]
+            k = _KernelWriter("KERNEL", e, tuple(iter_shape))
             try:
                 k.source = k.pointwise() if out in pointwise else k.reduction()  # type: ignore[attr-defined]
             except (NotImplementedError, TypeError, ValueError):
                 continue  # not printable as C: this equation stays NumPy
             if "Not supported in C" in k.source:  # type: ignore[attr-defined]
                 continue
-            calls[id(e)] = k.name
-            kernels.append(k)
-    if any(e.op in regions.REDUCE_OPS and "expr" in e.params and id(e) not in calls
+            writers[id(e)] = k
+    if any(e.op in regions.REDUCE_OPS and "expr" in e.params and id(e) not in writers
            for e in fused.eqns):
         # a fused reduction that could not be printed: generate from the unfused graph
-        fused, kernels, calls = graph, [], {}
+        fused, writers = graph, {}
+
+    # row groups replace their members with one equation at the first member's place;
+    # equations that read no value (iota, full) go first, so that they never split a group
+    eqns = ([e for e in fused.eqns if not any(isinstance(a, Var) for a in e.inputs)]
+            + [e for e in fused.eqns if any(isinstance(a, Var) for a in e.inputs)])
+    units: dict[int, object] = {}  # id(eqn) -> _KernelWriter | _RowGroup
+    grouped: set[int] = set()
+    for idx in _form_groups(fused.inputs, eqns, writers):
+        members = [eqns[i] for i in idx]
+        outs = tuple(m.outputs[0] for m in members)
+        ins = tuple(dict.fromkeys(v for m in members for v, _ in writers[id(m)].params
+                                  if v not in outs))
+        ge = Eqn("c_row_group", ins, outs, (), members[0].loc)
+        units[id(ge)] = _RowGroup("", [writers[id(m)] for m in members])
+        eqns[idx[0]] = ge
+        grouped.update(id(m) for m in members)
+    eqns = [e for e in eqns if id(e) not in grouped]
+    for e in eqns:
+        if id(e) in writers:
+            units[id(e)] = writers[id(e)]
+    fused = Graph(fused.name, fused.inputs, eqns, fused.outputs, fused.meta)
+
+    # names and sources in program order
+    ordered = [units[id(e)] for e in eqns if id(e) in units]
+    sources, wrappers, kernels, slot = [], [], [], 0
+    for j, u in enumerate(ordered):
+        first = u.e.outputs[0]
+        if isinstance(u, _RowGroup):
+            u.name = f"k{j}_rows_{names_safe(first.hint)}"
+            sources.append(u.source())
+            wrappers.append(_wrapper_group(u, slot, str(u.e.loc or "")))
+            kernels.append(CKernel(u.name, len(u.params) + len(u.outputs)))
+            slot += len(u.outputs)
+        else:
+            u.name = f"k{j}_{names_safe(first.hint)}"
+            sources.append(u.source.replace("void KERNEL(", f"void {u.name}(", 1))  # type: ignore[attr-defined]
+            wrappers.append(_wrapper(u, slot, str(u.e.loc or "")))
+            kernels.append(CKernel(u.name, len(u.params) + 1))
+            slot += 1
 
     def emit(e: Eqn, args: list[str]) -> str | None:
-        name = calls.get(id(e))
-        if name is None:
+        u = units.get(id(e))
+        if u is None:
             return None
-        k = next(k for k in kernels if k.name == name)
         names = dict(zip(e.inputs, args))
-        return f"_{name}({', '.join(names[v] for v in k.params)})"
+        return f"_{u.name}({', '.join(names[v] for v in u.args)})"  # type: ignore[attr-defined]
 
     fn = fn_name or names_safe(graph.name)
     function = render_function(fused, fn, emit=emit)
-    wrappers = [_wrapper(k, j, str(k.e.loc or "")) for j, k in enumerate(kernels)]
     py = _env().get_template("module.py.j2").render(
         version=VERSION, graph_name=graph.name, wrappers=wrappers, function=function,
         n_kernels=len(kernels))
     c = _env().get_template("kernels.c.j2").render(
-        version=VERSION, graph_name=graph.name, kernels=[k.source for k in kernels],  # type: ignore[attr-defined]
+        version=VERSION, graph_name=graph.name, kernels=sources,
         vector_math=VECTOR_MATH, two_arg=_TWO_ARG, preamble=PREAMBLE) if kernels else ""
-    return CModule(py, c, fn, [CKernel(k.name, len(k.params) + 1) for k in kernels], len(kernels))
+    return CModule(py, c, fn, kernels, slot)
 
 
 __all__ = ["CModule", "CKernel", "generate", "merge_dims"]

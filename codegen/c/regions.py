@@ -67,6 +67,16 @@ def node_expr(e: Eqn, args: list[sympy.Basic]) -> sympy.Basic | None:
     return None
 
 
+Leaf = tuple[Atom, sympy.Symbol, tuple[int, ...]]  # value, its symbol, the shape it is read as
+
+
+def _unit_reshape(e: Eqn) -> bool:
+    """A reshape that only adds or drops size-1 dims: the same buffer, read as the new shape."""
+    if e.op != "reshape" or not isinstance(e.inputs[0], Var):
+        return False
+    return [n for n in e.inputs[0].shape if n != 1] == [n for n in e.outputs[0].shape if n != 1]
+
+
 class _Builder:
     def __init__(self, graph: Graph) -> None:
         self.producer = {o: e for e in graph.eqns for o in e.outputs}
@@ -74,12 +84,14 @@ class _Builder:
         self.fresh = count()
 
     def tree(self, root: Eqn, inline: Callable[[Var], bool]
-             ) -> tuple[sympy.Basic, list[tuple[Atom, sympy.Symbol]], list[Eqn]] | None:
-        """`root` as one expression over leaf symbols, inlining producers `inline` allows."""
+             ) -> tuple[sympy.Basic, list[Leaf], list[Eqn]] | None:
+        """`root` as one expression over leaf symbols, inlining producers `inline` allows.
+        Broadcasts and size-1 reshapes are read in place: the leaf is their operand, read
+        through the strides of the shape it had (no copy of a broadcast operand)."""
         # literals are leaves (symbols printed as constants): substituted as numbers,
         # sympy would fold x*0 to 0 (wrong for inf and nan) and min(max(x, 1), -1) to -1
         # (wrong for nan); only a pow's exponent is substituted
-        leaves: list[tuple[Atom, sympy.Symbol]] = []
+        leaves: list[Leaf] = []
         absorbed: list[Eqn] = []
 
         def visit(a: Atom, in_pow_exponent: bool = False) -> sympy.Basic | None:
@@ -92,9 +104,17 @@ class _Builder:
                 if got is not None:
                     absorbed.append(p)
                     return got
+            shape = a.shape
+            if p is not None and p.op == "broadcast_to":
+                a = p.inputs[0]  # read in place, through stride-0 dims
+                shape = a.shape
+                p = self.producer.get(a) if isinstance(a, Var) else None
+            while p is not None and _unit_reshape(p):
+                a = p.inputs[0]  # the same buffer, read as `shape`
+                p = self.producer.get(a)
             # every use is its own leaf: x/x must stay x0/x1 (nan at 0), not 1
             s = sympy.Symbol(f"_leaf{next(self.fresh)}", real=True)
-            leaves.append((a, s))
+            leaves.append((a, s, tuple(shape)))
             return s
 
         def expr_of(e: Eqn) -> sympy.Basic | None:
@@ -109,14 +129,22 @@ class _Builder:
         return None if expr is None else (expr, leaves, absorbed)
 
 
-def _renumber(expr: sympy.Basic, leaves: list[tuple[Atom, sympy.Symbol]]) -> sympy.Basic:
+def _renumber(expr: sympy.Basic, leaves: list[Leaf]) -> sympy.Basic:
     syms = symbolic.arg_symbols(len(leaves))
-    return expr.xreplace({leaf: s for (_, leaf), s in zip(leaves, syms)})
+    return expr.xreplace({leaf: s for (_, leaf, _), s in zip(leaves, syms)})
+
+
+def _region_attrs(base: dict, expr: sympy.Basic, leaves: list[Leaf]) -> tuple:
+    attrs = dict(base)
+    attrs["expr"] = _renumber(expr, leaves)
+    attrs["shapes"] = tuple(shape for _, _, shape in leaves)
+    return freeze_attrs(attrs)
 
 
 def fuse_reductions(graph: Graph, threshold: int) -> tuple[Graph, set[Var]]:
     """Reductions take in the pointwise trees producing their operands. Returns the new
-    graph and the outputs of the fused reductions (their eqns carry `expr`)."""
+    graph and the outputs of the fused reductions (their eqns carry `expr`, the leaves'
+    `shapes` and the reduced operand's shape as `in_shape`)."""
     b = _Builder(graph)
     fused: set[Var] = set()
     eqns: list[Eqn] = []
@@ -126,12 +154,11 @@ def fuse_reductions(graph: Graph, threshold: int) -> tuple[Graph, set[Var]]:
                 and 0 not in x.shape):
             ident = Eqn("pointwise", (x,), (Var(x.type, "t"),),
                         freeze_attrs({"expr": symbolic.arg_symbols(1)[0], "dtype": x.dtype}))
-            got = b.tree(ident, inline=lambda v: v not in graph.inputs)
+            got = b.tree(ident, inline=lambda v: True)
             if got is not None:
                 expr, leaves, _ = got
-                attrs = dict(e.attrs)
-                attrs["expr"] = _renumber(expr, leaves)
-                e = Eqn(e.op, tuple(v for v, _ in leaves), e.outputs, freeze_attrs(attrs), e.loc)
+                attrs = _region_attrs({**dict(e.attrs), "in_shape": x.shape}, expr, leaves)
+                e = Eqn(e.op, tuple(v for v, _, _ in leaves), e.outputs, attrs, e.loc)
                 fused.add(e.outputs[0])
         eqns.append(e)
     return dce(Graph(graph.name, graph.inputs, eqns, graph.outputs, graph.meta)), fused
@@ -139,7 +166,9 @@ def fuse_reductions(graph: Graph, threshold: int) -> tuple[Graph, set[Var]]:
 
 def fuse_pointwise_regions(graph: Graph, threshold: int) -> tuple[Graph, set[Var]]:
     """Float pointwise chains (with the compares/wheres/casts feeding them) become single
-    `pointwise` equations; returns the graph and the outputs that get a kernel."""
+    `pointwise` equations; returns the graph and the outputs that get a kernel. A value
+    used once is inlined; so is a small one (a per-row statistic, say), recomputed: its
+    arithmetic is loop-invariant and costs less than materializing it."""
     uses: Counter[Var] = Counter(a for e in graph.eqns for a in e.inputs if isinstance(a, Var))
     b = _Builder(graph)
     inlined: set[int] = set()
@@ -153,17 +182,18 @@ def fuse_pointwise_regions(graph: Graph, threshold: int) -> tuple[Graph, set[Var
         out = e.outputs[0]
         if not _is_float(out) or out.type.numel < threshold or out.type.numel == 0:
             continue
-        got = b.tree(e, inline=lambda v: uses[v] == 1 and v not in b.outputs)
+        small = out.type.numel // 8
+        got = b.tree(e, inline=lambda v: (uses[v] == 1 and v not in b.outputs)
+                     or v.type.numel <= small)
         if got is None:
             continue
         expr, leaves, absorbed = got
-        inlined.update(id(p) for p in absorbed)
-        regions[id(e)] = Eqn("pointwise", tuple(v for v, _ in leaves), e.outputs,
-                             freeze_attrs({"expr": _renumber(expr, leaves), "dtype": out.dtype}),
-                             e.loc)
+        inlined.update(id(p) for p in absorbed)  # not regions of their own (DCE drops them)
+        regions[id(e)] = Eqn("pointwise", tuple(v for v, _, _ in leaves), e.outputs,
+                             _region_attrs({"dtype": out.dtype}, expr, leaves), e.loc)
         kernels.add(out)
-    eqns = [regions.get(id(e), e) for e in graph.eqns if id(e) not in inlined]
-    return Graph(graph.name, graph.inputs, eqns, graph.outputs, graph.meta), kernels
+    eqns = [regions.get(id(e), e) for e in graph.eqns]
+    return dce(Graph(graph.name, graph.inputs, eqns, graph.outputs, graph.meta)), kernels
 
 
 def plan(graph: Graph, threshold: int | None = None) -> tuple[Graph, set[Var], set[Var]]:

@@ -528,7 +528,8 @@ def test_forward_kernel_keeps_dtype_natively(op: str, dtype: str) -> None:
 
 
 def test_generated_source_is_readable_numpy() -> None:
-    f = tt.compile(lambda x, y: tt.fmod(x, y) + tt.clamp(x, 0, 1) + tt.log1p(x * x))
+    f = tt.compile(lambda x, y: tt.fmod(x, y) + tt.clamp(x, 0, 1) + tt.log1p(x * x),
+                   backend="numpy")
     x, y = tt.ones(3, requires_grad=True), tt.full((3,), 2.0)
     src = f.source(x, y) + f.source(x, y, backward=True)
     for name in ("np.fmod(", "np.minimum(", "np.maximum(", "np.log1p(", "(x >= 0)"):
