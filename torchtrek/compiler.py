@@ -485,7 +485,7 @@ def cpu_backend(requested: str | None = None) -> str:
             _warned_no_cc = True
             warnings.warn("torchtrek: no working C compiler found, compiled functions run on the "
                           "NumPy backend (slower). Install gcc or clang (or set CC) for the native "
-                          "backend.", RuntimeWarning, stacklevel=3)
+                          "backend.", RuntimeWarning, stacklevel=4)
         return "numpy"
     if choice == "c":
         if not native.available():

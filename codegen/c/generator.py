@@ -194,10 +194,11 @@ class _KernelWriter:
 
     def comment(self) -> str:
         where = f"  ({self.e.loc})" if self.e.loc else ""
-        text = str(self.expr).replace("*/", "* /")
+        text = str(self.expr)
         if len(text) > 200:
             text = text[:197] + "..."
-        return f"/* {self.e.outputs[0].type} = {self.e.op}: {text}{where} */"
+        body = f"{self.e.outputs[0].type} = {self.e.op}: {text}{where}".replace("*/", "* /")
+        return f"/* {body} */"
 
     # ------------------------------------------------------------ pointwise
     def pointwise(self) -> str:
@@ -425,6 +426,17 @@ def _row_reduction(k: _KernelWriter) -> bool:
             and {d % nd for d in e.params["dims"]} == {nd - 1} and k.iter_shape[-1] > 1)
 
 
+def _same_row(v: Var, view: Sequence[int], shape: tuple[int, ...]) -> bool:
+    """Does a member read another member's output `v` at the row it is working on (a
+    per-row statistic, or the element of the row it wrote)? Only then may both run in
+    one pass: a statistic read along the other dim belongs to rows not reached yet."""
+    if v.type.numel == math.prod(shape):
+        want = contiguous_strides(shape)
+    else:
+        want = contiguous_strides(shape[:-1]) + (0,)
+    return all(a == b for a, b, n in zip(view, want, shape) if n != 1)
+
+
 def _form_groups(graph_inputs: list[Var], eqns: list[Eqn], writers: dict[int, _KernelWriter],
                  ) -> list[list[int]]:
     """Indices of equations that run as one row group (two members or more)."""
@@ -438,7 +450,8 @@ def _form_groups(graph_inputs: list[Var], eqns: list[Eqn], writers: dict[int, _K
         k = writers.get(id(e))
         if current and k is not None and k.iter_shape == shape and (
                 _row_reduction(k) or e.outputs[0].shape == shape) and all(
-                v in available or v in members_out for v, _ in k.params):
+                v in available or (v in members_out and _same_row(v, view, shape))
+                for (v, _), view in zip(k.params, k.views)):
             current.append(i)
             members_out.add(e.outputs[0])
             continue

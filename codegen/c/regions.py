@@ -24,7 +24,7 @@ from typing import Callable
 import sympy
 
 from ...ir import symbolic
-from ...ir.graph import Atom, Eqn, Graph, Literal, Var, freeze_attrs
+from ...ir.graph import Atom, Eqn, Graph, Literal, TensorType, Var, freeze_attrs
 from ...ir.opdef import get_op
 from ...ir.passes import dce
 
@@ -53,7 +53,9 @@ def node_expr(e: Eqn, args: list[sympy.Basic]) -> sympy.Basic | None:
     out = e.outputs[0]
     op = get_op(e.op)
     if op.is_pointwise:
-        if e.op in COMPARE_OPS:
+        if e.op in COMPARE_OPS:  # of any dtype C has (not float16: no C type)
+            if any(a.dtype.name == "float16" for a in e.inputs):
+                return None
             return op.formula(*args) if callable(op.formula) else None
         if not _is_float(out) or not all(_is_float(a) for a in e.inputs):
             return None
@@ -104,11 +106,11 @@ class _Builder:
                 if got is not None:
                     absorbed.append(p)
                     return got
-            shape = a.shape
             if p is not None and p.op == "broadcast_to":
-                a = p.inputs[0]  # read in place, through stride-0 dims
-                shape = a.shape
-                p = self.producer.get(a) if isinstance(a, Var) else None
+                # the operand read in place, through stride-0 dims, or computed where read
+                # (right-aligned broadcasting composes, so its leaves broadcast as it did)
+                return visit(p.inputs[0])
+            shape = a.shape
             while p is not None and _unit_reshape(p):
                 a = p.inputs[0]  # the same buffer, read as `shape`
                 p = self.producer.get(a)
@@ -157,9 +159,25 @@ def fuse_reductions(graph: Graph, threshold: int) -> tuple[Graph, set[Var]]:
             got = b.tree(ident, inline=lambda v: True)
             if got is not None:
                 expr, leaves, _ = got
-                attrs = _region_attrs({**dict(e.attrs), "in_shape": x.shape}, expr, leaves)
-                e = Eqn(e.op, tuple(v for v, _, _ in leaves), e.outputs, attrs, e.loc)
+                nd = x.ndim
+                attrs = {**dict(e.attrs), "in_shape": x.shape}
+                final = None
+                if nd >= 2 and {d % nd for d in e.params["dims"]} == set(range(nd)) \
+                        and x.shape[-1] > 1:
+                    # a reduction of everything: per-row partials (they can join a row
+                    # group, and sum more accurately), then the partials reduced
+                    rows = Var(TensorType(x.shape[:-1] + (1,), e.outputs[0].dtype), "rows")
+                    attrs.update(dims=(nd - 1,), keepdim=True)
+                    final = Eqn(e.op, (rows,), e.outputs, e.attrs, e.loc)
+                    outputs = (rows,)
+                else:
+                    outputs = e.outputs
+                e = Eqn(e.op, tuple(v for v, _, _ in leaves), outputs,
+                        _region_attrs(attrs, expr, leaves), e.loc)
                 fused.add(e.outputs[0])
+                if final is not None:
+                    eqns.append(e)
+                    e = final
         eqns.append(e)
     return dce(Graph(graph.name, graph.inputs, eqns, graph.outputs, graph.meta)), fused
 
@@ -183,8 +201,18 @@ def fuse_pointwise_regions(graph: Graph, threshold: int) -> tuple[Graph, set[Var
         if not _is_float(out) or out.type.numel < threshold or out.type.numel == 0:
             continue
         small = out.type.numel // 8
+
+        def cheap(v: Var) -> bool:
+            """One add/sub/mul/div of one full-size operand: recomputing it where it is
+            used costs less than writing it out and reading it back (x - mean in a
+            layer norm)."""
+            p = b.producer.get(v)
+            return (p is not None and p.op in ("add", "sub", "mul", "div", "neg")
+                    and v not in b.outputs
+                    and sum(isinstance(a, Var) and a.type.numel > small for a in p.inputs) <= 1)
+
         got = b.tree(e, inline=lambda v: (uses[v] == 1 and v not in b.outputs)
-                     or v.type.numel <= small)
+                     or v.type.numel <= small or cheap(v))
         if got is None:
             continue
         expr, leaves, absorbed = got
