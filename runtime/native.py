@@ -85,8 +85,12 @@ def flags() -> tuple[str, ...] | None:
     if cc is None:
         return None
     arch = ["-march=native"] if platform.machine() in ("x86_64", "AMD64", "aarch64", "arm64") else []
+    if platform.machine() in ("x86_64", "AMD64"):
+        # where the CPU has AVX-512, use all of it: gcc prefers 256-bit vectors by default,
+        # and the 16-lane vector math (tanhf, expf) doubles the throughput of a gelu
+        arch.append("-mprefer-vector-width=512")
     for extra in (["-fopenmp", "-DTT_VECTOR_MATH"], ["-fopenmp"], []):
-        for a in (arch, []):
+        for a in (arch, arch[:1], []):
             f = BASE_FLAGS + a + extra
             probe = _PROBE if "-DTT_VECTOR_MATH" in extra else _PROBE.replace(
                 "#pragma omp declare simd notinbranch\nfloat expf(float);\n", "")

@@ -95,6 +95,21 @@ def _literal(a: Literal) -> str:
     return f"{int(v)}LL"
 
 
+@lru_cache(maxsize=1024)
+def _common_subexpressions(expr: sympy.Basic, ignore: Sequence[sympy.Symbol] = ()
+                           ) -> tuple[list[tuple[sympy.Symbol, sympy.Basic]], sympy.Basic]:
+    """Temporaries for what the expression computes more than once (sympy's cse); a
+    derivative's 1/cosh(u)**2 next to tanh(u) becomes 1 - tanh(u)**2 first, so that one
+    tanh serves both (the gelu-tanh backward)."""
+    tanhs = {t.args[0] for t in expr.atoms(sympy.tanh)}
+    for c in expr.atoms(sympy.cosh):
+        if c.args[0] in tanhs:
+            expr = expr.subs(c ** -2, 1 - sympy.tanh(c.args[0]) ** 2)
+    names = (sympy.Symbol(f"cse_{k}", real=True) for k in range(10**6))
+    temps, (reduced,) = sympy.cse(expr, symbols=names, ignore=tuple(ignore))
+    return temps, reduced
+
+
 def merge_dims(shape: Sequence[int], views: list[Sequence[int]], flags: Sequence[bool] | None = None,
                ) -> tuple[list[int], list[list[int]], list[bool]]:
     """Drop size-1 dims and merge neighbours that are contiguous for every operand (and
@@ -171,12 +186,19 @@ class _KernelWriter:
         ps.append(f"{self.ctype}* restrict out")
         return f"void {self.name}({', '.join(ps)})"
 
-    def value(self, loads: list[str]) -> str:
-        """The expression with operand j read as loads[j]."""
+    def value(self, loads: list[str]) -> tuple[str, str]:
+        """The expression with operand j read as loads[j]: (statements computing its
+        common subexpressions once, the expression)."""
         names: dict[sympy.Symbol, str] = {}
         for s, a, key in zip(self.syms, self.e.inputs, self.keys):
             names[s] = _literal(a) if key is None else loads[self.params.index(key)]
-        return print_c(self.expr, names, self.compute)
+        temps, expr = _common_subexpressions(self.expr, tuple(
+            s for s, a in zip(self.syms, self.e.inputs) if a.dtype.name not in regions.FLOATS))
+        stmts = []
+        for sym, sub in temps:
+            stmts.append(f"const {self.ctype} {sym.name} = {print_c(sub, names, self.compute)};")
+            names[sym] = sym.name
+        return " ".join(stmts), print_c(expr, names, self.compute)
 
     def loads(self, offsets: list[str], inner: list[int], pointers: list[str] | None = None,
               tag: str = "h") -> tuple[list[str], list[str]]:
@@ -215,7 +237,8 @@ class _KernelWriter:
                       for o, st in zip(offs, strides)]
         inner_offs = [s.replace("0 + ", "") if s.startswith("0 + ") else s for s in inner_offs]
         hoist, loads = self.loads(inner_offs[:-1], [st[-1] for st in strides[:-1]])
-        body = f"out[{inner_offs[-1]}] = ({self.ctype})({self.value(loads)});"
+        pre, v = self.value(loads)
+        body = (pre + " " if pre else "") + f"out[{inner_offs[-1]}] = ({self.ctype})({v});"
         if not outer:
             lines += [f"  {ln}" for ln in hoist]
             lines += [f"  #pragma omp parallel for simd schedule(static){par}",
@@ -274,15 +297,16 @@ class _KernelWriter:
                 for b, rs in zip(base, rst)]
         offs = [s[4:] if s.startswith("0 + ") else s for s in offs]
         hoist, loads = self.loads(offs[:-1], [rs[-1] for rs in rst[:-1]])
-        v = self.value(loads)
+        pre, v = self.value(loads)
+        pre = pre + " " if pre else ""
         flt = self.compute in regions.FLOATS
         vector_minmax = op in ("amax", "amin") and flt
         # a compare-and-select vectorizes to maxps (fmaxf does not); NaN is tracked apart
         cmp = ">" if op == "amax" else "<"
         clause = {"sum": "reduction(+:acc)", "prod": "reduction(*:acc)"}.get(
             op, f"reduction({'max' if op == 'amax' else 'min'}:acc) reduction(|:seen_nan)")
-        step = (f"const {self.ctype} v = {v}; acc = acc {cmp} v ? acc : v; seen_nan |= (v != v);"
-                if vector_minmax else f"acc += {v};" if op == "sum" else f"acc *= {v};")
+        step = pre + (f"const {self.ctype} v = {v}; acc = acc {cmp} v ? acc : v; seen_nan |= (v != v);"
+                      if vector_minmax else f"acc += {v};" if op == "sum" else f"acc *= {v};")
         final = "(seen_nan ? NAN : acc)" if vector_minmax else "acc"
         par = f" if({n} >= {PARALLEL_MIN})"
         out: list[str] = []
@@ -328,7 +352,8 @@ class _KernelWriter:
             j = "(j0 + j)" if ks[-1] == 1 else (f"(j0 + j)*{ks[-1]}" if ks[-1] else "")
             offs.append(" + ".join(t for t in (base if base != "0" else "", j) if t) or "0")
         hoist, loads = self.loads(offs[:-1], [ks[-1] for ks in kst[:-1]])
-        v = self.value(loads)
+        pre, v = self.value(loads)
+        pre = pre + " " if pre else ""
         par = f" if({n} >= {PARALLEL_MIN})"
         out = [f"  #pragma omp parallel for schedule(static){par}",
                f"  for (long long ob = 0; ob < {math.prod(kouter) * nblk}; ob++) {{",
@@ -341,7 +366,7 @@ class _KernelWriter:
         out += [f"      {ln}" for ln in _decompose(red, "r", "r")]
         out += [f"      {ln}" for ln in hoist]
         out.append("      #pragma omp simd")
-        out.append(f"      for (long long j = 0; j < jn; j++) {{ {self._combine(op, 'acc[j]', v)} }}")
+        out.append(f"      for (long long j = 0; j < jn; j++) {{ {pre}{self._combine(op, 'acc[j]', v)} }}")
         out.append("    }")
         out.append(f"    for (long long j = 0; j < jn; j++) out[o*{j_n} + j0 + j] = ({self.ctype})acc[j];")
         out.append("  }")
@@ -393,18 +418,19 @@ class _RowGroup:
                 inner = "" if view[-1] == 0 else ("i" if view[-1] == 1 else f"i*{view[-1]}")
                 offsets.append(" + ".join(t for t in (base if base != "0" else "", inner) if t) or "0")
             hoist, loads = m.loads(offsets, inner_strides, pointers, tag=f"h{k}_")
-            v = m.value(loads)
+            pre, v = m.value(loads)
+            pre = pre + " " if pre else ""
             if m.e.op in regions.REDUCE_OPS:
                 op = m.e.op
                 acc_t = "double" if (op == "sum" and m.compute == "float32") else m.ctype
                 if op in ("amax", "amin"):
                     clause = f"reduction({'max' if op == 'amax' else 'min'}:acc) reduction(|:seen_nan)"
                     cmp = ">" if op == "amax" else "<"
-                    step = f"const {m.ctype} v = {v}; acc = acc {cmp} v ? acc : v; seen_nan |= (v != v);"
+                    step = pre + f"const {m.ctype} v = {v}; acc = acc {cmp} v ? acc : v; seen_nan |= (v != v);"
                     final = "(seen_nan ? NAN : acc)"
                 else:
                     clause = "reduction(+:acc)" if op == "sum" else "reduction(*:acc)"
-                    step = f"acc {'+' if op == 'sum' else '*'}= {v};"
+                    step = pre + f"acc {'+' if op == 'sum' else '*'}= {v};"
                     final = "acc"
                 lines += ["    {", f"      {acc_t} acc = {REDUCE_INIT[op]}; int seen_nan = 0; (void)seen_nan;"]
                 lines += [f"      {ln}" for ln in hoist]
@@ -414,7 +440,7 @@ class _RowGroup:
             else:
                 lines += ["    {"] + [f"      {ln}" for ln in hoist]
                 lines += ["    #pragma omp simd", f"    for (long long i = 0; i < {row}; i++) {{",
-                          f"      out{k}[o*{row} + i] = ({m.ctype})({v});", "    }", "    }"]
+                          f"      {pre}out{k}[o*{row} + i] = ({m.ctype})({v});", "    }", "    }"]
         lines += ["  }", "}"]
         return "\n".join(lines)
 
@@ -422,7 +448,8 @@ class _RowGroup:
 def _row_reduction(k: _KernelWriter) -> bool:
     e = k.e
     nd = len(k.iter_shape)
-    return (e.op in regions.REDUCE_OPS and nd >= 1
+    # a group runs its rows in parallel: it needs rows enough for every core
+    return (e.op in regions.REDUCE_OPS and nd >= 2 and math.prod(k.iter_shape[:-1]) >= 64
             and {d % nd for d in e.params["dims"]} == {nd - 1} and k.iter_shape[-1] > 1)
 
 
