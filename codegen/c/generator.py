@@ -169,6 +169,7 @@ class _KernelWriter:
         self.syms = [sympy.Symbol(f"x{i}", real=True) for i in range(len(e.inputs))]
         self.expr = e.params["expr"]
         self.shapes = e.params.get("shapes") or tuple(a.shape for a in e.inputs)
+        self.iotas: dict[Var, int] = {}  # values made by iota -> the dim they count along
         self.keys: list[tuple[Var, tuple[int, ...]] | None] = []
         for a, shape in zip(e.inputs, self.shapes):
             key = (a, tuple(shape)) if isinstance(a, Var) else None
@@ -186,13 +187,13 @@ class _KernelWriter:
         ps.append(f"{self.ctype}* restrict out")
         return f"void {self.name}({', '.join(ps)})"
 
-    def value(self, loads: list[str]) -> tuple[str, str]:
-        """The expression with operand j read as loads[j]: (statements computing its
-        common subexpressions once, the expression)."""
+    def value(self, loads: list[str], expr: sympy.Basic | None = None) -> tuple[str, str]:
+        """The expression (or `expr`) with operand j read as loads[j]: (statements
+        computing its common subexpressions once, the expression)."""
         names: dict[sympy.Symbol, str] = {}
         for s, a, key in zip(self.syms, self.e.inputs, self.keys):
             names[s] = _literal(a) if key is None else loads[self.params.index(key)]
-        temps, expr = _common_subexpressions(self.expr, tuple(
+        temps, expr = _common_subexpressions(self.expr if expr is None else expr, tuple(
             s for s, a in zip(self.syms, self.e.inputs) if a.dtype.name not in regions.FLOATS))
         stmts = []
         for sym, sub in temps:
@@ -213,6 +214,31 @@ class _KernelWriter:
             else:
                 loads.append(f"{ptr}[{off}]")
         return hoist, loads
+
+    def one_hot(self, inner: list[int]) -> tuple[sympy.Basic, int] | None:
+        """A sum along the row of `where(index == iota, value, 0)` (a cross-entropy's pick
+        of the target's logit) is the value at i = index: (value, the param holding the
+        index), or None. `inner` are the params' strides along the row."""
+        expr, row = self.expr, self.iter_shape[-1] if self.iter_shape else 0
+        if self.e.op != "sum" or not isinstance(expr, sympy.Piecewise) or len(expr.args) != 2:
+            return None
+        (value, cond), (other, last) = expr.args
+        if last != sympy.true or not isinstance(cond, sympy.Eq) or not other.is_Symbol:
+            return None
+        other_atom = self.e.inputs[self.syms.index(other)]
+        if not isinstance(other_atom, Literal) or other_atom.value != 0:
+            return None
+        sides = [self.keys[self.syms.index(a)] if a in self.syms else None for a in cond.args]
+        if None in sides:
+            return None
+        js = [self.params.index(k) for k in sides]
+        for sel, it in (js, js[::-1]):
+            v_it, shape_it = self.params[it]
+            if (inner[sel] == 0 and inner[it] == 1 and self.params[sel][0].dtype.is_floating_point is False
+                    and v_it in self.iotas and shape_it and shape_it[-1] == row
+                    and self.iotas[v_it] % len(v_it.shape) == len(v_it.shape) - 1):
+                return value, sel
+        return None
 
     def comment(self) -> str:
         where = f"  ({self.e.loc})" if self.e.loc else ""
@@ -318,6 +344,16 @@ class _KernelWriter:
                     f"  for (long long o = 0; o < {n_out}; o++) {{"]
         out += [f"    {ln}" for ln in _decompose(kept, "o", "o")]
         out.append(f"    {acc_t} acc = {REDUCE_INIT[op]}; int seen_nan = 0; (void)seen_nan;")
+        pick = self.one_hot([rs[-1] for rs in rst[:-1]]) if not router else None
+        if pick is not None:
+            value, sel = pick
+            pre1, v1 = self.value(loads, value)
+            out += [f"    {ln}" for ln in hoist]
+            out += [f"    /* one element of the row is selected: read it, not the row */",
+                    f"    if (h{sel} >= 0 && h{sel} < {rin}) {{ const long long i = h{sel}; "
+                    f"{pre1 + ' ' if pre1 else ''}acc += {v1}; }}",
+                    f"    out[o] = ({self.ctype}){final};", "  }"]
+            return out
         if router:
             if one_output:
                 out.append(f"    #pragma omp parallel for {clause}{par}")
@@ -434,6 +470,15 @@ class _RowGroup:
                     final = "acc"
                 lines += ["    {", f"      {acc_t} acc = {REDUCE_INIT[op]}; int seen_nan = 0; (void)seen_nan;"]
                 lines += [f"      {ln}" for ln in hoist]
+                pick = m.one_hot(inner_strides)
+                if pick is not None:
+                    value, sel = pick
+                    pre1, v1 = m.value(loads, value)
+                    lines += ["      /* one element of the row is selected: read it, not the row */",
+                              f"      if (h{k}_{sel} >= 0 && h{k}_{sel} < {row}) {{ const long long i = h{k}_{sel}; "
+                              f"{pre1 + ' ' if pre1 else ''}acc += {v1}; }}",
+                              f"      out{k}[o] = ({m.ctype}){final};", "    }"]
+                    continue
                 lines += [f"      #pragma omp simd {clause}",
                           f"      for (long long i = 0; i < {row}; i++) {{ {step} }}",
                           f"      out{k}[o] = ({m.ctype}){final};", "    }"]
@@ -531,11 +576,13 @@ def generate(graph: Graph, fn_name: str | None = None, threshold: int | None = N
     """The C backend's module for `graph`."""
     fused, pointwise, reductions = regions.plan(graph, threshold)
     writers: dict[int, _KernelWriter] = {}
+    iotas = {e.outputs[0]: e.params["dim"] for e in fused.eqns if e.op == "iota"}
     for e in fused.eqns:
         out = e.outputs[0]
         if out in pointwise or out in reductions:
             iter_shape = out.shape if out in pointwise else e.params["in_shape"]
             k = _KernelWriter("KERNEL", e, tuple(iter_shape))
+            k.iotas = iotas
             try:
                 k.source = k.pointwise() if out in pointwise else k.reduction()  # type: ignore[attr-defined]
             except (NotImplementedError, TypeError, ValueError):
