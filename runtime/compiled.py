@@ -199,7 +199,7 @@ class CompiledGraph:
             return list(res[:n]), res[n:]
         with np.errstate(all="ignore"):
             res = self.forward_fn(*arrays)
-        return [np.asarray(r) for r in res[:n]], res[n:]
+        return [r if type(r) is np.ndarray else np.asarray(r) for r in res[:n]], res[n:]
 
     def run_backward(self, residuals: tuple, cts: Sequence[Any]) -> list[Any]:
         if self.backend == "cuda":

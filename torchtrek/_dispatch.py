@@ -31,6 +31,18 @@ def _with_location(err: Exception) -> Exception:
     return new
 
 
+_TENSOR: Any = None
+
+
+def _tensor_cls() -> Any:
+    global _TENSOR
+    if _TENSOR is None:  # tensor.py imports this module: resolve once, at first use
+        from .tensor import Tensor
+
+        _TENSOR = Tensor
+    return _TENSOR
+
+
 def bind(op: str, operands: Sequence[Any], attrs: dict[str, Any] | None = None,
          hint: str | None = None, loc: Any = None, grad_name: str | None = None) -> Any:
     """Apply `op` to tensors and Literals; returns a Tensor. `grad_name` names the eager
@@ -71,10 +83,23 @@ def _record(ctx: Any, op: str, operands: Sequence[Any], attrs: dict[str, Any],
     return Tensor._symbolic(v, ctx, requires_grad)
 
 
+_SCALARS: dict[tuple, np.ndarray] = {}  # Python scalar operands as 0-d arrays, reused
+
+
+def _scalar_array(value: Any, dtype: Any) -> np.ndarray:
+    key = (type(value), value, dtype.name)
+    a = _SCALARS.get(key)
+    if a is None:
+        if len(_SCALARS) > 4096:
+            _SCALARS.clear()
+        a = _SCALARS[key] = np.asarray(value, dtype=dtype.name)
+        a.flags.writeable = False
+    return a
+
+
 def _eager(op: str, operands: Sequence[Any], attrs: dict[str, Any],
            grad_name: str | None = None) -> Any:
-    from .tensor import Tensor
-
+    Tensor = _tensor_cls()
     arrays = []
     key_parts: list[Any] = []
     grad_on = autograd._grad_enabled
@@ -88,7 +113,7 @@ def _eager(op: str, operands: Sequence[Any], attrs: dict[str, Any],
             wrt.append(False)
         elif isinstance(o, Literal):
             # a user's Python scalar: a kernel argument, so new values reuse the kernel
-            host = np.asarray(o.value, dtype=o.dtype.name)
+            host = _scalar_array(o.value, o.dtype)
             arrays.append(host if backend == "numpy" else _cuda().to_device(host))
             key_parts.append(o.dtype)
             wrt.append(False)
@@ -167,6 +192,8 @@ def _device_of(operands: Sequence[Any]) -> str:
     a GPU op, as in torch)."""
     from .runtime.arrays import on_device
 
+    if all(isinstance(o, Literal) or type(o._data) is np.ndarray for o in operands):
+        return "numpy"  # the common case, decided without a set
     devices = {("cuda" if on_device(o._data) else "cpu") for o in operands
                if not isinstance(o, Literal) and o._data is not None}
     if len(devices) <= 1:

@@ -15,6 +15,8 @@ import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
+import numpy as np
+
 from . import _logging, autograd
 from ._dispatch import bind, edge_of
 from .ir.autodiff import grad_graph
@@ -173,6 +175,8 @@ def _flatten(out: Any) -> tuple[list[Tensor], Callable[[list[Any]], Any]]:
 
 
 def _arg_key(a: Any) -> Any:
+    if type(a) is Tensor and a._var is None and type(a._data) is np.ndarray:
+        return ("T", a._data.shape, a._dtype, a.requires_grad, "cpu")  # the common case, fast
     if isinstance(a, Tensor):
         return ("T", tuple(a.shape), a.dtype, a.requires_grad, str(a.device))
     try:
@@ -201,6 +205,8 @@ class _Entry:
         return [g() for g in self.getters]
 
     def valid(self, args: Sequence[Any] = ()) -> bool:
+        if not self.getters and not self.effects.guards:
+            return True  # nothing captured, nothing guarded: the key said it all
         captured = self.captured()
         if not all(isinstance(c, Tensor) and _arg_key(c) == k
                    for c, k in zip(captured, self.captured_keys)):
@@ -232,7 +238,7 @@ class _Entry:
                 t._grad = payload
 
     def run(self, args: Sequence[Any]) -> Any:
-        captured = self.captured()
+        captured = self.captured() if self.getters else []
         inputs = [args[i] for i in self.tensor_pos] + captured
         all_outs, residuals = self.compiled.run([t._data for t in inputs])
         outs = all_outs[: self.n_user]
@@ -240,7 +246,7 @@ class _Entry:
             self._apply_effects(args, captured, all_outs[self.n_user:])
         results = [Tensor._wrap(o) for o in outs]
         cg = self.compiled
-        if cg.ct_outputs and autograd.is_grad_enabled():
+        if cg.ct_outputs and autograd.is_grad_enabled():  # (no backward: nothing to record)
             edges = [edge_of(inputs[i]) for i in cg.wrt_indices]
             node = autograd.node_class("CompiledFunctionBackward")(
                 self.compiled, residuals, edges, [(o.shape, o.dtype) for o in outs]
@@ -387,15 +393,16 @@ class CompiledFunction:
         functools.update_wrapper(self, fn, updated=())
 
     def _key(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool) -> Any:
-        return (tuple(_arg_key(a) for a in args), tuple((k, _arg_key(v)) for k, v in sorted(kwargs.items())),
-                autograd.is_grad_enabled(), force_grad, self._modes())
+        kw = tuple((k, _arg_key(v)) for k, v in sorted(kwargs.items())) if kwargs else ()
+        return (tuple(map(_arg_key, args)), kw, autograd.is_grad_enabled(), force_grad,
+                self._modes())
 
     def _modes(self) -> tuple[bool, ...]:
         """train()/eval() of every module the function reaches: dropout and friends trace
         differently, so a change of mode is a new signature (as torch.compile guards it)."""
         if self._modules is None:
             self._modules = _reachable_modules(self.fn)
-        return tuple(m.training for m in self._modules)
+        return tuple(m.training for m in self._modules) if self._modules else ()
 
     def _entry(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool = False) -> _Entry:
         key = self._key(args, kwargs, force_grad)

@@ -34,10 +34,16 @@ def set_default_dtype(d: DType) -> None:
     _default_dtype = d
 
 
-def _tensor_cls() -> Any:
-    from .tensor import Tensor
+_TENSOR: Any = None
 
-    return Tensor
+
+def _tensor_cls() -> Any:
+    global _TENSOR
+    if _TENSOR is None:  # tensor.py imports this module: resolve once, at first use
+        from .tensor import Tensor
+
+        _TENSOR = Tensor
+    return _TENSOR
 
 
 def scalar_dtype(v: Any) -> DType:
@@ -50,8 +56,24 @@ def scalar_dtype(v: Any) -> DType:
     raise TypeError(f"unsupported operand type {type(v).__name__}; expected a Tensor or a number")
 
 
+_RESULT_TYPES: dict[tuple, DType] = {}
+
+
 def result_type(*xs: Any) -> DType:
-    """torch.result_type over tensors and Python scalars."""
+    """torch.result_type over tensors and Python scalars (memoized on what decides it:
+    each operand's dtype and whether it has dims, each scalar's kind, the default dtype)."""
+    Tensor = _tensor_cls()
+    key = tuple((x._dtype, x._var is None and x._data.ndim != 0) if isinstance(x, Tensor)
+                and x._var is None else None if isinstance(x, Tensor) else type(x) for x in xs)
+    if None not in key:
+        got = _RESULT_TYPES.get((key, _default_dtype))
+        if got is None:
+            got = _RESULT_TYPES[(key, _default_dtype)] = _result_type(xs)
+        return got
+    return _result_type(xs)
+
+
+def _result_type(xs: Sequence[Any]) -> DType:
     Tensor = _tensor_cls()
     dim, zero, scal = [], [], []
     for x in xs:
