@@ -69,7 +69,34 @@ def _tidy(expr: sympy.Expr) -> sympy.Expr:
 
 @lru_cache(maxsize=4096)
 def derivative(op_name: str, attrs: tuple, literals: tuple, index: int) -> sympy.Expr:
-    """d out / d x_index, over x0..xn and OUT (the result, where reusing it is cheaper)."""
+    """d out / d x_index, over x0..xn and OUT (the result, where reusing it is cheaper).
+    Results persist in the disk cache: sympy's simplify is most of a cold compile."""
+    from ..runtime import disk_cache  # the cache is a runtime service; imported late
+
+    key = None
+    if disk_cache.enabled():
+        key = disk_cache.make_key("derivative", op_name, repr(attrs), repr(literals), str(index))
+        hit = disk_cache.load(key)
+        if hit is not None:
+            try:
+                return _from_srepr(hit["srepr"])
+            except Exception:  # noqa: BLE001 - a foreign entry: recompute and rewrite
+                pass
+    d = _derivative(op_name, attrs, literals, index)
+    if key is not None:
+        disk_cache.store(key, {"srepr": sympy.srepr(d), "doc": _doc(op_name, attrs, literals,
+                                                                  index, d)})
+    return d
+
+
+def _from_srepr(text: str) -> sympy.Expr:
+    from .ops.math_functions import SYMPY_FUNCTIONS
+
+    namespace = {**vars(sympy), **SYMPY_FUNCTIONS}
+    return eval(text, namespace)  # noqa: S307 - our own srepr, from our own cache
+
+
+def _derivative(op_name: str, attrs: tuple, literals: tuple, index: int) -> sympy.Expr:
     op = get_op(op_name)
     syms = arg_symbols(len(literals))
     f = formula(op_name, attrs, literals)
@@ -92,10 +119,22 @@ _DISPLAY = sympy.symbols("x y z u v w", real=True)
 
 @lru_cache(maxsize=4096)
 def derivative_doc(op_name: str, attrs: tuple, literals: tuple, index: int) -> str:
-    """The derivative in math form for comments: 'd/dx tanh(x) = 1 - tanh(x)**2'."""
+    """The derivative in math form for comments: 'd/dx tanh(x) = 1 - tanh(x)**2' (kept
+    with the derivative in the disk cache)."""
+    from ..runtime import disk_cache
+
+    if disk_cache.enabled():
+        hit = disk_cache.load(disk_cache.make_key("derivative", op_name, repr(attrs),
+                                                  repr(literals), str(index)))
+        if hit is not None and isinstance(hit.get("doc"), str):
+            return hit["doc"]
+    return _doc(op_name, attrs, literals, index, derivative(op_name, attrs, literals, index))
+
+
+def _doc(op_name: str, attrs: tuple, literals: tuple, index: int, d: sympy.Expr) -> str:
     n = len(literals)
     syms = arg_symbols(n)
     shown = {s: (_DISPLAY[i] if i < len(_DISPLAY) else s) for i, s in enumerate(syms)}
     f = formula(op_name, attrs, literals)
-    d = derivative(op_name, attrs, literals, index).xreplace({OUT: f})
+    d = d.xreplace({OUT: f})
     return f"d/d{shown[syms[index]]} {f.xreplace(shown)} = {d.xreplace(shown)}"

@@ -80,10 +80,28 @@ def _try(cc: str, flags: list[str], source: str) -> bool:
 
 @lru_cache(maxsize=1)
 def flags() -> tuple[str, ...] | None:
-    """The flags this machine's compiler accepts, best first; None if it builds nothing."""
+    """The flags this machine's compiler accepts, best first; None if it builds nothing.
+    Probing runs the compiler a few times, so the answer is kept in the disk cache (keyed
+    by the compiler binary and this CPU)."""
     cc = compiler()
     if cc is None:
         return None
+    key = None
+    if disk_cache.enabled():
+        real = os.path.realpath(cc)
+        st = os.stat(real)
+        key = disk_cache.make_key("cflags", real, str(st.st_mtime_ns), str(st.st_size),
+                                  _cpu_id())
+        hit = disk_cache.load(key)
+        if hit is not None and isinstance(hit.get("flags"), list):
+            return tuple(hit["flags"]) if hit["flags"] else None
+    found = _probe_flags(cc)
+    if key is not None:
+        disk_cache.store(key, {"flags": list(found or ())})
+    return found
+
+
+def _probe_flags(cc: str) -> tuple[str, ...] | None:
     arch = ["-march=native"] if platform.machine() in ("x86_64", "AMD64", "aarch64", "arm64") else []
     if platform.machine() in ("x86_64", "AMD64"):
         # where the CPU has AVX-512, use all of it: gcc prefers 256-bit vectors by default,
@@ -100,20 +118,26 @@ def flags() -> tuple[str, ...] | None:
 
 
 @lru_cache(maxsize=1)
-def _machine_id() -> str:
-    """What `-march=native` code depends on: the compiler's version and this CPU."""
-    cc = compiler() or ""
-    try:
-        version = subprocess.run([cc, "--version"], capture_output=True, text=True).stdout
-    except OSError:
-        version = ""
-    cpu = platform.processor()
+def _cpu_id() -> str:
+    cpu = platform.machine() + platform.processor()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
             cpu += "".join(ln for ln in f if ln.startswith(("model name", "flags")))[:4096]
     except OSError:
         pass
-    return hashlib.sha256((version + cpu).encode()).hexdigest()[:16]
+    return hashlib.sha256(cpu.encode()).hexdigest()[:16]
+
+
+@lru_cache(maxsize=1)
+def _machine_id() -> str:
+    """What `-march=native` code depends on: the compiler (binary) and this CPU."""
+    cc = os.path.realpath(compiler() or "")
+    try:
+        st = os.stat(cc)
+        binary = f"{cc}:{st.st_mtime_ns}:{st.st_size}"
+    except OSError:
+        binary = cc
+    return hashlib.sha256((binary + _cpu_id()).encode()).hexdigest()[:16]
 
 
 def _so_path(source: str) -> Path:

@@ -444,10 +444,13 @@ class CompiledFunction:
                 + " and ".join(sorted(devices)) + "! (in a compiled function's inputs)")
         backend = "cuda" if devices == {"cuda:0"} else self.cpu_backend
         compiled = CompiledGraph(graph, wrt, persistent=True, timings=timings, backend=backend)
-        _logging.log("ir", f"forward graph:\n{compiled.graph}")
-        if compiled.has_backward:
+        # (guarded: from the disk cache, the graphs are parsed only when someone looks)
+        if _logging.on("ir"):
+            _logging.log("ir", f"forward graph:\n{compiled.graph}")
+        if compiled.has_backward and _logging.on("backward"):
             _logging.log("backward", f"backward graph:\n{compiled.backward_graph}")
-        _logging.log("code", f"generated source:\n{compiled.forward_source}{compiled.backward_source}")
+        if _logging.on("code"):
+            _logging.log("code", f"generated source:\n{compiled.forward_source}{compiled.backward_source}")
         cached = " (generated sources from the disk cache)" if compiled.from_cache else ""
         _logging.log("timings", f"compiled {graph.name}: {timings}{cached}")
         return _Entry(graph, compiled, captured, ctx.getters, rebuild, tensor_pos, ctx.effects,

@@ -199,9 +199,11 @@ def test_compiled_graphs_share_entries_by_ir(cache: Path) -> None:
     x = tt.ones(2, 3)
     a = CompiledGraph(_graph(tanh_two, x), [True], persistent=True)
     assert not a.from_cache
-    assert disk_cache.info()["entries"] == 1
+    n = disk_cache.info()["entries"]  # the graph's entry, and its ops' derivatives
+    assert n >= 1
     b = CompiledGraph(_graph(tanh_two, x), [True], persistent=True)
     assert b.from_cache
+    assert disk_cache.info()["entries"] == n
     assert (b.forward_source, b.backward_source) == (a.forward_source, a.backward_source)
     assert str(b.graph) == str(a.graph)
     assert str(b.forward_graph) == str(a.forward_graph)
@@ -209,10 +211,11 @@ def test_compiled_graphs_share_entries_by_ir(cache: Path) -> None:
     assert (b.ct_outputs, b.wrt_indices) == (a.ct_outputs, a.wrt_indices)
     c = CompiledGraph(_graph(tanh_three, x), [True], persistent=True)
     assert not c.from_cache
-    assert disk_cache.info()["entries"] == 2
+    assert disk_cache.info()["entries"] > n
+    n = disk_cache.info()["entries"]
     d = CompiledGraph(_graph(tanh_two, x), [False], persistent=True)  # another wrt: another entry
     assert not d.from_cache and not d.has_backward
-    assert disk_cache.info()["entries"] == 3
+    assert disk_cache.info()["entries"] == n + 1
 
 
 def exp_sum(x):
