@@ -165,6 +165,13 @@ def run(quick: bool, with_compile: bool) -> list[Row]:
     gref = gelu_grad_np(x)
     impls = {"numpy": lambda: (gelu_np(x).sum(), gelu_grad_np(x))}
     impls.update(tt_both(lambda x: TF.gelu(x, approximate="tanh").sum(), tx, grad=True))
+
+    def tt_eager_vg():
+        p = tt.tensor(x, requires_grad=True)
+        v = TF.gelu(p, approximate="tanh").sum()
+        v.backward()
+        return v, p.grad
+    impls["tt eager"] = tt_eager_vg
     if use_torch:
         def torch_vg():
             p = px.detach().requires_grad_(True)
@@ -193,6 +200,7 @@ def run(quick: bool, with_compile: bool) -> list[Row]:
     loss_ref, grad_ref = ce_np(z, y)
     impls = {"numpy": lambda: ce_np(z, y)[0]}
     impls.update(tt_both(lambda z, y: TF.cross_entropy(z, y), tz, ty))
+    impls["tt eager"] = lambda: TF.cross_entropy(tz, ty)
     if use_torch:
         pz, py = torch.tensor(z), torch.tensor(y)
         impls["torch eager"] = lambda: torch.nn.functional.cross_entropy(pz, py)
@@ -212,6 +220,13 @@ def run(quick: bool, with_compile: bool) -> list[Row]:
 
     impls = {"numpy": lambda: ce_np(z, y)}
     impls.update(tt_both(lambda z, y: TF.cross_entropy(z, y), tz, ty, grad=True))
+
+    def tt_eager_ce():
+        p = tt.tensor(z, requires_grad=True)
+        v = TF.cross_entropy(p, ty)
+        v.backward()
+        return v, p.grad
+    impls["tt eager"] = tt_eager_ce
     if use_torch:
         def torch_ce_g():
             p = pz.detach().requires_grad_(True)
@@ -254,6 +269,8 @@ def run(quick: bool, with_compile: bool) -> list[Row]:
 
         cstep = tt.compile(step, backend=be)
         impls[f"tt {be}"] = lambda cstep=cstep: cstep(txb, tyb)
+        if be == "numpy":
+            impls["tt eager"] = lambda step=step: step(txb, tyb)
 
     def np_step(w1=w1.copy(), w2=w2.copy()):
         h = np.maximum(xb @ w1, 0)
@@ -328,6 +345,13 @@ def run(quick: bool, with_compile: bool) -> list[Row]:
     lgref = ln_grad_np(xl, gl)
     impls = {"numpy": lambda: (ln_np(xl), ln_grad_np(xl, gl))}
     impls.update(tt_both(lambda x, g: (TF.layer_norm(x, (c,)) * g).sum(), txl, tgl, grad=True))
+
+    def tt_eager_ln():
+        p = tt.tensor(xl, requires_grad=True)
+        out = TF.layer_norm(p, (c,))
+        out.backward(tgl)
+        return out, p.grad
+    impls["tt eager"] = tt_eager_ln
     if use_torch:
         def torch_ln_g():
             p = pxl.detach().requires_grad_(True)

@@ -11,7 +11,7 @@ def test_cpu_benchmark_quick_mode_runs_and_checks_every_workload():
     bench = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(bench)
     rows = bench.run(quick=True, with_compile=False)
-    names = [name.split()[0] for name, _ in rows]
+    names = [name.split()[0] for name, _, _ in rows]
     assert names == ["W1", "W1", "W2", "W2", "W3", "W4", "W4", "W5"]
     assert all({"tt c", "tt numpy", "numpy"} <= set(times) for _, times, _ in rows)
     assert "W5" in bench.report(rows)

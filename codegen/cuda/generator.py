@@ -643,6 +643,9 @@ class _Gen:
 def generate(graph: Graph, fn_name: str | None = None) -> CudaModule:
     """CUDA source and host launcher for `graph` (after autodiff: detach is dropped and
     pointwise chains fused here)."""
+    for v in graph.vars_defined():
+        if v.dtype.name == "float16":  # no half-precision kernels yet (arithmetic, loads)
+            raise NotImplementedError("op 'float16 data' has no CUDA kernels")
     graph = fuse_pointwise(strip_detach(graph))
     # literal outputs need a buffer: materialize them with `full`
     outs = []

@@ -14,6 +14,7 @@ from typing import Any
 from .. import functional as F
 from .._dispatch import bind
 from ..ir import dtypes
+from ._fused import fused_when_large
 
 _REDUCTIONS = ("mean", "sum", "none")
 
@@ -123,6 +124,7 @@ def _probability_targets(logp: Any, target: Any, weight: Any, reduction: str,
     return -F.sum(terms) / float(logp.numel() // n)
 
 
+@fused_when_large
 def cross_entropy(input: Any, target: Any, weight: Any = None, size_average: Any = None,
                   ignore_index: int = -100, reduce: Any = None, reduction: str = "mean",
                   label_smoothing: float = 0.0) -> Any:

@@ -25,6 +25,7 @@ from ..ops.activations import (celu, elu, gelu, hardtanh, leaky_relu, logsigmoid
                                selu, silu, softplus)
 from ..tracer import current_trace, trace_error
 from ._conv import avg_pool2d, conv2d, max_pool2d
+from ._fused import fused_when_large
 from ._losses import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -87,6 +88,7 @@ def _shifted(x: Any, dim: int) -> Any:
     return x - F.amax(x, dim, keepdim=True).detach()
 
 
+@fused_when_large
 def softmax(input: Any, dim: int | None = None, _stacklevel: int = 3,
             dtype: DType | None = None) -> Any:
     x, d = _softmax_input("softmax", input, dim, dtype, _stacklevel)
@@ -96,6 +98,7 @@ def softmax(input: Any, dim: int | None = None, _stacklevel: int = 3,
     return e / F.sum(e, d, keepdim=True)
 
 
+@fused_when_large
 def log_softmax(input: Any, dim: int | None = None, _stacklevel: int = 3,
                 dtype: DType | None = None) -> Any:
     x, d = _softmax_input("log_softmax", input, dim, dtype, _stacklevel)
@@ -139,6 +142,7 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
 # ----------------------------------------------------------------- normalization
 
 
+@fused_when_large
 def layer_norm(input: Any, normalized_shape: Sequence[int], weight: Any = None,
                bias: Any = None, eps: float = 1e-5) -> Any:
     if isinstance(normalized_shape, int):

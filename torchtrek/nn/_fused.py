@@ -1,0 +1,35 @@
+"""Eager calls of composite functions (softmax, layer_norm, cross_entropy) on big tensors
+run as one compiled graph: fused C kernels, as torch runs its fused kernels, instead of
+a dozen passes over memory op by op. Small inputs stay op by op (a compile would cost
+more than it saves); inside a trace the function is simply inlined."""
+
+from __future__ import annotations
+
+import functools
+from typing import Any, Callable
+
+from ..tracer import current_trace
+
+
+def fused_when_large(fn: Callable[..., Any]) -> Callable[..., Any]:
+    compiled: list[Any] = []
+
+    @functools.wraps(fn)
+    def wrapper(input: Any, *args: Any, **kwargs: Any) -> Any:
+        if current_trace() is not None or not _large(input):
+            return fn(input, *args, **kwargs)
+        if not compiled:
+            from ..compiler import CompiledFunction
+
+            compiled.append(CompiledFunction(fn))
+        return compiled[0](input, *args, **kwargs)
+
+    return wrapper
+
+
+def _large(x: Any) -> bool:
+    from .._dispatch import _eager_c_min_numel, _native_ok
+    from ..tensor import Tensor
+
+    return (isinstance(x, Tensor) and x._var is None and x.dtype.is_floating_point
+            and x.numel() >= _eager_c_min_numel() and not x.is_cuda and _native_ok())
