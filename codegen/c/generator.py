@@ -255,7 +255,7 @@ class _KernelWriter:
         if not sizes:
             sizes, strides = [1], [[0] for _ in strides]
         *outer, inner = sizes
-        par = f" if({n} >= {PARALLEL_MIN})"
+        par = n >= PARALLEL_MIN  # (a parallel region, even an if(0) one, costs: decide here)
         lines = [self.comment(), self.signature() + " {"]
         coords = [f"o{k}" for k in range(len(outer))]
         offs = [_offset(coords, st[:-1]) for st in strides]
@@ -267,11 +267,11 @@ class _KernelWriter:
         body = (pre + " " if pre else "") + f"out[{inner_offs[-1]}] = ({self.ctype})({v});"
         if not outer:
             lines += [f"  {ln}" for ln in hoist]
-            lines += [f"  #pragma omp parallel for simd schedule(static){par}",
+            lines += ["  #pragma omp parallel for simd schedule(static)" if par else "  #pragma omp simd",
                       f"  for (long long i = 0; i < {inner}; i++) {{", f"    {body}", "  }"]
         else:
-            lines += [f"  #pragma omp parallel for schedule(static){par}",
-                      f"  for (long long o = 0; o < {math.prod(outer)}; o++) {{"]
+            lines += ["  #pragma omp parallel for schedule(static)"] if par else []
+            lines += [f"  for (long long o = 0; o < {math.prod(outer)}; o++) {{"]
             lines += [f"    {ln}" for ln in _decompose(outer, "o", "o")]
             lines += [f"    {ln}" for ln in hoist]
             lines += ["    #pragma omp simd", f"    for (long long i = 0; i < {inner}; i++) {{",
@@ -334,14 +334,14 @@ class _KernelWriter:
         step = pre + (f"const {self.ctype} v = {v}; acc = acc {cmp} v ? acc : v; seen_nan |= (v != v);"
                       if vector_minmax else f"acc += {v};" if op == "sum" else f"acc *= {v};")
         final = "(seen_nan ? NAN : acc)" if vector_minmax else "acc"
-        par = f" if({n} >= {PARALLEL_MIN})"
+        par = n >= PARALLEL_MIN
         out: list[str] = []
         one_output = n_out == 1
         if one_output:
             out += ["  {", "    const long long o = 0;"]
         else:
-            out += [f"  #pragma omp parallel for schedule(static){par}",
-                    f"  for (long long o = 0; o < {n_out}; o++) {{"]
+            out += ["  #pragma omp parallel for schedule(static)"] if par else []
+            out += [f"  for (long long o = 0; o < {n_out}; o++) {{"]
         out += [f"    {ln}" for ln in _decompose(kept, "o", "o")]
         out.append(f"    {acc_t} acc = {REDUCE_INIT[op]}; int seen_nan = 0; (void)seen_nan;")
         pick = self.one_hot([rs[-1] for rs in rst[:-1]]) if not router else None
@@ -355,16 +355,15 @@ class _KernelWriter:
                     f"    out[o] = ({self.ctype}){final};", "  }"]
             return out
         if router:
-            if one_output:
-                out.append(f"    #pragma omp parallel for {clause}{par}")
+            if one_output and par:
+                out.append(f"    #pragma omp parallel for {clause}")
             out.append(f"    for (long long r = 0; r < {math.prod(router)}; r++) {{")
             out += [f"      {ln}" for ln in _decompose(router, "r", "r")]
             out += [f"      {ln}" for ln in hoist]
             out.append(f"      #pragma omp simd {clause}")
         else:
             out += [f"    {ln}" for ln in hoist]
-            out.append(f"    #pragma omp {'parallel for simd' if one_output else 'simd'} {clause}"
-                       + (par if one_output else ""))
+            out.append(f"    #pragma omp {'parallel for simd' if one_output and par else 'simd'} {clause}")
         out.append(f"    for (long long i = 0; i < {rin}; i++) {{ {step} }}")
         if router:
             out.append("    }")
@@ -390,9 +389,8 @@ class _KernelWriter:
         hoist, loads = self.loads(offs[:-1], [ks[-1] for ks in kst[:-1]])
         pre, v = self.value(loads)
         pre = pre + " " if pre else ""
-        par = f" if({n} >= {PARALLEL_MIN})"
-        out = [f"  #pragma omp parallel for schedule(static){par}",
-               f"  for (long long ob = 0; ob < {math.prod(kouter) * nblk}; ob++) {{",
+        out = ["  #pragma omp parallel for schedule(static)"] if n >= PARALLEL_MIN else []
+        out += [f"  for (long long ob = 0; ob < {math.prod(kouter) * nblk}; ob++) {{",
                f"    const long long o = ob / {nblk}, j0 = (ob % {nblk}) * {COL_BLOCK};",
                f"    const long long jn = {j_n} - j0 < {COL_BLOCK} ? {j_n} - j0 : {COL_BLOCK};"]
         out += [f"    {ln}" for ln in _decompose(kouter, "o", "o")]
@@ -438,7 +436,7 @@ class _RowGroup:
         ps += [f"{C_TYPES[o.dtype.name]}* restrict out{k}" for k, o in enumerate(self.outputs)]
         lines = ["/* one pass over the rows: */"] + [m.comment() for m in self.members]
         lines += [f"void {self.name}({', '.join(ps)}) {{",
-                  f"  #pragma omp parallel for schedule(static) if({n} >= {PARALLEL_MIN})",
+                  *(["  #pragma omp parallel for schedule(static)"] if n >= PARALLEL_MIN else []),
                   f"  for (long long o = 0; o < {n_rows}; o++) {{"]
         lines += [f"    {ln}" for ln in _decompose(list(rows_shape), "o", "c")]
         coords = [f"c{k}" for k in range(len(rows_shape))]
