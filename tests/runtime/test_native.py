@@ -253,7 +253,9 @@ def test_pool_with_several_outputs_reductions_and_chained_calls():
     ref = torch.tensor(x.numpy())
     for _ in range(3):
         ref = torch.exp(ref) * 2
-    np.testing.assert_allclose(r.numpy(), ref.numpy(), rtol=1e-5)
+    # exp of exp of exp: the vector expf's few-ulp error grows with each level (values
+    # reach 1e15); aliasing would be off by far more
+    np.testing.assert_allclose(r.numpy(), ref.numpy(), rtol=1e-4)
 
 
 @needs_cc
