@@ -9,7 +9,7 @@ from .ir import dtypes
 from .ir.dtypes import DType, result_type_of
 from .ir.graph import Literal
 from .ir.shapes import infer_reshape, normalize_dim, normalize_dims
-from ._dispatch import Const, bind
+from ._dispatch import Const, _tensor_cls, bind
 
 __all__ = [
     "add", "sub", "mul", "div", "true_divide", "divide", "multiply", "subtract", "pow", "neg",
@@ -34,16 +34,6 @@ def set_default_dtype(d: DType) -> None:
     _default_dtype = d
 
 
-_TENSOR: Any = None
-
-
-def _tensor_cls() -> Any:
-    global _TENSOR
-    if _TENSOR is None:  # tensor.py imports this module: resolve once, at first use
-        from .tensor import Tensor
-
-        _TENSOR = Tensor
-    return _TENSOR
 
 
 def scalar_dtype(v: Any) -> DType:

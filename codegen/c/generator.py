@@ -325,15 +325,7 @@ class _KernelWriter:
         hoist, loads = self.loads(offs[:-1], [rs[-1] for rs in rst[:-1]])
         pre, v = self.value(loads)
         pre = pre + " " if pre else ""
-        flt = self.compute in regions.FLOATS
-        vector_minmax = op in ("amax", "amin") and flt
-        # a compare-and-select vectorizes to maxps (fmaxf does not); NaN is tracked apart
-        cmp = ">" if op == "amax" else "<"
-        clause = {"sum": "reduction(+:acc)", "prod": "reduction(*:acc)"}.get(
-            op, f"reduction({'max' if op == 'amax' else 'min'}:acc) reduction(|:seen_nan)")
-        step = pre + (f"const {self.ctype} v = {v}; acc = acc {cmp} v ? acc : v; seen_nan |= (v != v);"
-                      if vector_minmax else f"acc += {v};" if op == "sum" else f"acc *= {v};")
-        final = "(seen_nan ? NAN : acc)" if vector_minmax else "acc"
+        clause, step, final = _reduce_step(op, self.ctype, pre, v)
         par = n >= PARALLEL_MIN
         out: list[str] = []
         one_output = n_out == 1
@@ -407,6 +399,19 @@ class _KernelWriter:
         return out
 
 
+def _reduce_step(op: str, ctype: str, pre: str, v: str) -> tuple[str, str, str]:
+    """The OpenMP reduction clause, the loop body folding value `v` into `acc`, and the
+    accumulator's final value. A compare-and-select vectorizes to maxps (fmaxf does not),
+    so NaN is tracked apart, in `seen_nan`."""
+    if op in ("amax", "amin"):
+        cmp = ">" if op == "amax" else "<"
+        return (f"reduction({'max' if op == 'amax' else 'min'}:acc) reduction(|:seen_nan)",
+                pre + f"const {ctype} v = {v}; acc = acc {cmp} v ? acc : v; seen_nan |= (v != v);",
+                "(seen_nan ? NAN : acc)")
+    sign = "+" if op == "sum" else "*"
+    return f"reduction({sign}:acc)", pre + f"acc {sign}= {v};", "acc"
+
+
 class _RowGroup:
     """Kernels over the same rows, run one after another on each row while it is in
     cache: a softmax's max, sum of exponentials and output, or a layer norm's mean,
@@ -457,15 +462,7 @@ class _RowGroup:
             if m.e.op in regions.REDUCE_OPS:
                 op = m.e.op
                 acc_t = "double" if (op == "sum" and m.compute == "float32") else m.ctype
-                if op in ("amax", "amin"):
-                    clause = f"reduction({'max' if op == 'amax' else 'min'}:acc) reduction(|:seen_nan)"
-                    cmp = ">" if op == "amax" else "<"
-                    step = pre + f"const {m.ctype} v = {v}; acc = acc {cmp} v ? acc : v; seen_nan |= (v != v);"
-                    final = "(seen_nan ? NAN : acc)"
-                else:
-                    clause = "reduction(+:acc)" if op == "sum" else "reduction(*:acc)"
-                    step = pre + f"acc {'+' if op == 'sum' else '*'}= {v};"
-                    final = "acc"
+                clause, step, final = _reduce_step(op, m.ctype, pre, v)
                 lines += ["    {", f"      {acc_t} acc = {REDUCE_INIT[op]}; int seen_nan = 0; (void)seen_nan;"]
                 lines += [f"      {ln}" for ln in hoist]
                 pick = m.one_hot(inner_strides)
@@ -537,35 +534,18 @@ def _form_groups(graph_inputs: list[Var], eqns: list[Eqn], writers: dict[int, _K
     return groups
 
 
-def _wrapper(k: _KernelWriter, slot: int, loc: str) -> str:
-    """The Python function that calls kernel `k`: contiguous operands, a pooled output."""
-    out = k.e.outputs[0]
-    args = [f"x{j}" for j in range(len(k.params))]
-    lines = [f"def _{k.name}({', '.join(args)}):",
-             f"    # {out.type} = {k.e.op} kernel{(' for ' + loc) if loc else ''}"]
+def _wrapper(name: str, params: list[tuple[Var, tuple[int, ...]]], outputs: list[Var],
+             slot: int, comment: str) -> str:
+    """The Python function that calls a kernel: contiguous operands, pooled outputs."""
+    lines = [f"def _{name}({', '.join(f'x{j}' for j in range(len(params)))}):", f"    # {comment}"]
     ptrs = []
-    for j, (v, _) in enumerate(k.params):
+    for j, (v, _) in enumerate(params):
         lines.append(f"    x{j} = np.ascontiguousarray(x{j}, dtype=np.{v.dtype.name})")
         ptrs.append(f"x{j}.ctypes.data")
-    lines.append(f"    out = _out({slot}, {out.shape}, np.{out.dtype.name})")
-    lines.append(f"    _lib.{k.name}({', '.join(ptrs + ['out.ctypes.data'])})")
-    lines.append("    return out")
-    return "\n".join(lines)
-
-
-def _wrapper_group(g: _RowGroup, slot: int, loc: str) -> str:
-    args = [f"x{j}" for j in range(len(g.params))]
-    lines = [f"def _{g.name}({', '.join(args)}):",
-             f"    # {len(g.members)} kernels in one pass over the rows{(' for ' + loc) if loc else ''}"]
-    ptrs = []
-    for j, (v, _) in enumerate(g.params):
-        lines.append(f"    x{j} = np.ascontiguousarray(x{j}, dtype=np.{v.dtype.name})")
-        ptrs.append(f"x{j}.ctypes.data")
-    outs = []
-    for k, o in enumerate(g.outputs):
+    outs = [f"out{k}" for k in range(len(outputs))]
+    for k, o in enumerate(outputs):
         lines.append(f"    out{k} = _out({slot + k}, {o.shape}, np.{o.dtype.name})")
-        outs.append(f"out{k}")
-    lines.append(f"    _lib.{g.name}({', '.join(ptrs + [f'{o}.ctypes.data' for o in outs])})")
+    lines.append(f"    _lib.{name}({', '.join(ptrs + [f'{o}.ctypes.data' for o in outs])})")
     lines.append(f"    return {', '.join(outs)}")
     return "\n".join(lines)
 
@@ -622,13 +602,17 @@ def generate(graph: Graph, fn_name: str | None = None, threshold: int | None = N
         if isinstance(u, _RowGroup):
             u.name = f"k{j}_rows_{names_safe(first.hint)}"
             sources.append(u.source())
-            wrappers.append(_wrapper_group(u, slot, str(u.e.loc or "")))
+            where = f" for {u.e.loc}" if u.e.loc else ""
+            wrappers.append(_wrapper(u.name, u.params, u.outputs, slot,
+                                     f"{len(u.members)} kernels in one pass over the rows{where}"))
             kernels.append(CKernel(u.name, len(u.params) + len(u.outputs)))
             slot += len(u.outputs)
         else:
             u.name = f"k{j}_{names_safe(first.hint)}"
             sources.append(u.source.replace("void KERNEL(", f"void {u.name}(", 1))  # type: ignore[attr-defined]
-            wrappers.append(_wrapper(u, slot, str(u.e.loc or "")))
+            where = f" for {u.e.loc}" if u.e.loc else ""
+            wrappers.append(_wrapper(u.name, u.params, [first], slot,
+                                     f"{first.type} = {u.e.op} kernel{where}"))
             kernels.append(CKernel(u.name, len(u.params) + 1))
             slot += 1
 
