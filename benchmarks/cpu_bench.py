@@ -167,7 +167,7 @@ def run(quick: bool, with_compile: bool) -> list[Row]:
     impls.update(tt_both(lambda x: TF.gelu(x, approximate="tanh").sum(), tx, grad=True))
 
     def tt_eager_vg():
-        p = tt.tensor(x, requires_grad=True)
+        p = tx.detach().requires_grad_(True)
         v = TF.gelu(p, approximate="tanh").sum()
         v.backward()
         return v, p.grad
@@ -222,7 +222,7 @@ def run(quick: bool, with_compile: bool) -> list[Row]:
     impls.update(tt_both(lambda z, y: TF.cross_entropy(z, y), tz, ty, grad=True))
 
     def tt_eager_ce():
-        p = tt.tensor(z, requires_grad=True)
+        p = tz.detach().requires_grad_(True)
         v = TF.cross_entropy(p, ty)
         v.backward()
         return v, p.grad
@@ -347,7 +347,7 @@ def run(quick: bool, with_compile: bool) -> list[Row]:
     impls.update(tt_both(lambda x, g: (TF.layer_norm(x, (c,)) * g).sum(), txl, tgl, grad=True))
 
     def tt_eager_ln():
-        p = tt.tensor(xl, requires_grad=True)
+        p = txl.detach().requires_grad_(True)
         out = TF.layer_norm(p, (c,))
         out.backward(tgl)
         return out, p.grad
