@@ -19,6 +19,7 @@ from ..ir.autodiff import Backward, build_backward
 from ..ir.graph import Graph, Var
 from ..ir.parser import parse
 from ..ir.passes import dce, optimize
+from ..ir.remat import rematerialize
 from . import disk_cache
 from .loader import load_function
 
@@ -110,8 +111,10 @@ class CompiledGraph:
             used = {a for e in bgraph.eqns for a in e.inputs if isinstance(a, Var)}
             used |= {a for a in bgraph.outputs if isinstance(a, Var)}
             residuals = [r for r in bw.residuals if r in used]
+            # what is cheaper to recompute than to save moves into the backward graph
+            prologue, residuals = rematerialize(self._graph, residuals)
             bgraph = Graph(bgraph.name, residuals + bgraph.inputs[len(bw.residuals):],
-                           bgraph.eqns, bgraph.outputs, bgraph.meta)
+                           prologue + bgraph.eqns, bgraph.outputs, bgraph.meta)
             self._backward = Backward(bgraph, residuals, bw.ct_outputs, bw.wrt)
             fwd = dce(Graph(self._graph.name, self._graph.inputs, self._graph.eqns,
                             list(self._graph.outputs) + residuals, self._graph.meta))
