@@ -6,6 +6,7 @@ more than it saves); inside a trace the function is simply inlined."""
 from __future__ import annotations
 
 import functools
+import os
 from typing import Any, Callable
 
 from ..tracer import current_trace
@@ -27,9 +28,16 @@ def fused_when_large(fn: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
+def fuse_min_numel() -> int:
+    """Inputs this big run fused (TORCHTREK_EAGER_FUSE_MIN_NUMEL). A fused call costs a few
+    microseconds against a dozen eager ops' hundred; the first call per shape compiles
+    (tens of ms, then the disk cache), so tiny inputs stay op by op."""
+    return int(os.environ.get("TORCHTREK_EAGER_FUSE_MIN_NUMEL", 2048))
+
+
 def _large(x: Any) -> bool:
-    from .._dispatch import _eager_c_min_numel, _native_ok
+    from .._dispatch import _native_ok
     from ..tensor import Tensor
 
     return (isinstance(x, Tensor) and x._var is None and x.dtype.is_floating_point
-            and x.numel() >= _eager_c_min_numel() and not x.is_cuda and _native_ok())
+            and x.numel() >= fuse_min_numel() and not x.is_cuda and _native_ok())
