@@ -9,8 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class DType:
+    """One of the nine module-level dtypes below; each exists once, so identity is
+    equality (hashing by identity keeps every cache keyed by dtype cheap), and copies or
+    pickles come back as the same object."""
+
     name: str  # "float32"; also the NumPy dtype name and the IR spelling
     category: int  # 0 bool, 1 integer, 2 floating; promotion goes up the categories
     rank: int  # order inside a category for promotion (wider is higher)
@@ -28,6 +32,19 @@ class DType:
         return f"torchtrek.{self.name}"
 
     __str__ = __repr__
+
+    def __reduce__(self) -> tuple:
+        return (_by_name, (self.name,))
+
+    def __copy__(self) -> "DType":
+        return self
+
+    def __deepcopy__(self, memo: dict) -> "DType":
+        return self
+
+
+def _by_name(name: str) -> DType:
+    return next(d for d in ALL_DTYPES if d.name == name)
 
 
 bool_ = DType("bool", 0, 0, 1)

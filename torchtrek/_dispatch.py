@@ -124,9 +124,9 @@ def _eager(op: str, operands: Sequence[Any], attrs: dict[str, Any],
                     "from the traced function instead"
                 )
             arrays.append(o._data)
-            key_parts.append((tuple(o._data.shape), o._dtype))
+            key_parts.append((o._data.shape, o._dtype))
             wrt.append(grad_on and o.requires_grad)
-    frozen = freeze_attrs(attrs)
+    frozen = freeze_attrs(attrs) if attrs else ()
     key = (op, frozen, tuple(key_parts), tuple(wrt), backend)
     cg = _EAGER.get(key)
     if cg is None:

@@ -97,9 +97,10 @@ def _check_operands(*xs: Any) -> None:
             )
 
 
-def _binary(op: str, a: Any, b: Any, *, float_result: bool = False) -> Any:
+def _binary(op: str, a: Any, b: Any, *, float_result: bool = False,
+            dtype: DType | None = None) -> Any:
     _check_operands(a, b)
-    dtype = result_type(a, b)
+    dtype = dtype or result_type(a, b)
     if float_result and not dtype.is_floating_point:
         dtype = _default_dtype
     return bind(op, [_as_operand(a, dtype), _as_operand(b, dtype)])
@@ -135,9 +136,10 @@ def sub(a: Any, b: Any, *, alpha: float | None = None) -> Any:
 
 
 def mul(a: Any, b: Any) -> Any:
-    if result_type(a, b) is dtypes.bool_:
+    dtype = result_type(a, b)
+    if dtype is dtypes.bool_:
         return logical_and(a, b)
-    return _binary("mul", a, b)
+    return _binary("mul", a, b, dtype=dtype)
 
 
 def div(a: Any, b: Any) -> Any:
