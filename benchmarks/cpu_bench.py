@@ -393,6 +393,8 @@ def run(quick: bool, with_compile: bool) -> list[Row]:
 
 
 # ------------------------------------------------------------------ compile latency
+# W3's step again, standalone: the fresh process must not import this module (torch and jax
+# would dominate its start-up), so the step is spelled out here.
 _W3_SCRIPT = """
 import time, numpy as np
 t0 = time.perf_counter()
