@@ -67,33 +67,43 @@ def _tidy(expr: sympy.Expr) -> sympy.Expr:
     return expr
 
 
-@lru_cache(maxsize=4096)
 def derivative(op_name: str, attrs: tuple, literals: tuple, index: int) -> sympy.Expr:
-    """d out / d x_index, over x0..xn and OUT (the result, where reusing it is cheaper).
-    Results persist in the disk cache: sympy's simplify is most of a cold compile."""
+    """d out / d x_index, over x0..xn and OUT (the result, where reusing it is cheaper)."""
+    return _derivative_and_doc(op_name, attrs, literals, index)[0]
+
+
+@lru_cache(maxsize=4096)
+def _derivative_and_doc(op_name: str, attrs: tuple, literals: tuple, index: int
+                        ) -> tuple[sympy.Expr, str]:
+    """The derivative and its doc string, read from or written to the disk cache together:
+    sympy's simplify is most of a cold compile."""
     from ..runtime import disk_cache  # the cache is a runtime service; imported late
 
     key = None
     if disk_cache.enabled():
         key = disk_cache.make_key("derivative", op_name, repr(attrs), repr(literals), str(index))
         hit = disk_cache.load(key)
-        if hit is not None:
+        if hit is not None and isinstance(hit.get("doc"), str):
             try:
-                return _from_srepr(hit["srepr"])
+                return _from_srepr(hit["srepr"]), hit["doc"]
             except Exception:  # noqa: BLE001 - a foreign entry: recompute and rewrite
                 pass
     d = _derivative(op_name, attrs, literals, index)
+    doc = _doc(op_name, attrs, literals, index, d)
     if key is not None:
-        disk_cache.store(key, {"srepr": sympy.srepr(d), "doc": _doc(op_name, attrs, literals,
-                                                                  index, d)})
-    return d
+        disk_cache.store(key, {"srepr": sympy.srepr(d), "doc": doc})
+    return d, doc
+
+
+@lru_cache(maxsize=1)
+def _srepr_namespace() -> dict:
+    from .ops.math_functions import SYMPY_FUNCTIONS
+
+    return {**vars(sympy), **SYMPY_FUNCTIONS}
 
 
 def _from_srepr(text: str) -> sympy.Expr:
-    from .ops.math_functions import SYMPY_FUNCTIONS
-
-    namespace = {**vars(sympy), **SYMPY_FUNCTIONS}
-    return eval(text, namespace)  # noqa: S307 - our own srepr, from our own cache
+    return eval(text, _srepr_namespace())  # noqa: S307 - our own srepr, from our own cache
 
 
 def _derivative(op_name: str, attrs: tuple, literals: tuple, index: int) -> sympy.Expr:
@@ -117,18 +127,9 @@ def _derivative(op_name: str, attrs: tuple, literals: tuple, index: int) -> symp
 _DISPLAY = sympy.symbols("x y z u v w", real=True)
 
 
-@lru_cache(maxsize=4096)
 def derivative_doc(op_name: str, attrs: tuple, literals: tuple, index: int) -> str:
-    """The derivative in math form for comments: 'd/dx tanh(x) = 1 - tanh(x)**2' (kept
-    with the derivative in the disk cache)."""
-    from ..runtime import disk_cache
-
-    if disk_cache.enabled():
-        hit = disk_cache.load(disk_cache.make_key("derivative", op_name, repr(attrs),
-                                                  repr(literals), str(index)))
-        if hit is not None and isinstance(hit.get("doc"), str):
-            return hit["doc"]
-    return _doc(op_name, attrs, literals, index, derivative(op_name, attrs, literals, index))
+    """The derivative in math form for comments: 'd/dx tanh(x) = 1 - tanh(x)**2'."""
+    return _derivative_and_doc(op_name, attrs, literals, index)[1]
 
 
 def _doc(op_name: str, attrs: tuple, literals: tuple, index: int, d: sympy.Expr) -> str:

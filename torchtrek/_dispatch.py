@@ -8,6 +8,7 @@ is recorded when gradients are needed.
 
 from __future__ import annotations
 
+import os
 from typing import Any, Sequence
 
 import numpy as np
@@ -242,15 +243,11 @@ def _compile_single(op: str, operands: Sequence[Any], attrs: dict[str, Any],
 
 
 def _eager_c_min_numel() -> int:
-    """Eager ops with outputs this big run as C kernels (TORCHTREK_EAGER_C_MIN_NUMEL)."""
-    import os
-
+    """Eager ops with operands this big run as C kernels (TORCHTREK_EAGER_C_MIN_NUMEL)."""
     return int(os.environ.get("TORCHTREK_EAGER_C_MIN_NUMEL", 1 << 16))
 
 
 def _native_ok() -> bool:
-    import os
-
     from .runtime import native
 
     return os.environ.get("TORCHTREK_BACKEND") != "numpy" and native.available()

@@ -258,10 +258,7 @@ class _KernelWriter:
         par = n >= PARALLEL_MIN  # (a parallel region, even an if(0) one, costs: decide here)
         lines = [self.comment(), self.signature() + " {"]
         coords = [f"o{k}" for k in range(len(outer))]
-        offs = [_offset(coords, st[:-1]) for st in strides]
-        inner_offs = [o if st[-1] == 0 else (f"{o} + i" if st[-1] == 1 else f"{o} + i*{st[-1]}")
-                      for o, st in zip(offs, strides)]
-        inner_offs = [s.replace("0 + ", "") if s.startswith("0 + ") else s for s in inner_offs]
+        inner_offs = [_offset(coords + ["i"], st) for st in strides]
         hoist, loads = self.loads(inner_offs[:-1], [st[-1] for st in strides[:-1]])
         pre, v = self.value(loads)
         body = (pre + " " if pre else "") + f"out[{inner_offs[-1]}] = ({self.ctype})({v});"
@@ -317,11 +314,7 @@ class _KernelWriter:
         *router, rin = red
         kc = [f"o{k}" for k in range(len(kept))]
         rc = [f"r{k}" for k in range(len(router))]
-        base = [" + ".join(t for t in (_offset(kc, ks), _offset(rc, rs[:-1])) if t != "0") or "0"
-                for ks, rs in zip(kst, rst)]
-        offs = [b if rs[-1] == 0 else (f"{b} + i" if rs[-1] == 1 else f"{b} + i*{rs[-1]}")
-                for b, rs in zip(base, rst)]
-        offs = [s[4:] if s.startswith("0 + ") else s for s in offs]
+        offs = [_offset(kc + rc + ["i"], ks + rs) for ks, rs in zip(kst, rst)]
         hoist, loads = self.loads(offs[:-1], [rs[-1] for rs in rst[:-1]])
         pre, v = self.value(loads)
         pre = pre + " " if pre else ""
@@ -373,11 +366,7 @@ class _KernelWriter:
         nblk = -(-j_n // COL_BLOCK)
         kc = [f"o{k}" for k in range(len(kouter))]
         rc = [f"r{k}" for k in range(len(red))]
-        offs = []
-        for ks, rs in zip(kst, rst):
-            base = " + ".join(t for t in (_offset(kc, ks[:-1]), _offset(rc, rs)) if t != "0") or "0"
-            j = "(j0 + j)" if ks[-1] == 1 else (f"(j0 + j)*{ks[-1]}" if ks[-1] else "")
-            offs.append(" + ".join(t for t in (base if base != "0" else "", j) if t) or "0")
+        offs = [_offset(kc + rc + ["(j0 + j)"], ks[:-1] + rs + ks[-1:]) for ks, rs in zip(kst, rst)]
         hoist, loads = self.loads(offs[:-1], [ks[-1] for ks in kst[:-1]])
         pre, v = self.value(loads)
         pre = pre + " " if pre else ""
@@ -453,9 +442,7 @@ class _RowGroup:
                     pointers.append(f"out{self.outputs.index(key[0])}")
                 else:
                     pointers.append(f"in{self.params.index(key)}")
-                base = _offset(coords, view[:-1])
-                inner = "" if view[-1] == 0 else ("i" if view[-1] == 1 else f"i*{view[-1]}")
-                offsets.append(" + ".join(t for t in (base if base != "0" else "", inner) if t) or "0")
+                offsets.append(_offset(coords + ["i"], view))
             hoist, loads = m.loads(offsets, inner_strides, pointers, tag=f"h{k}_")
             pre, v = m.value(loads)
             pre = pre + " " if pre else ""

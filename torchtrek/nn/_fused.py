@@ -9,6 +9,7 @@ import functools
 import os
 from typing import Any, Callable
 
+from .._dispatch import _native_ok, _tensor_cls
 from ..tracer import current_trace
 
 
@@ -36,8 +37,5 @@ def fuse_min_numel() -> int:
 
 
 def _large(x: Any) -> bool:
-    from .._dispatch import _native_ok
-    from ..tensor import Tensor
-
-    return (isinstance(x, Tensor) and x._var is None and x.dtype.is_floating_point
+    return (isinstance(x, _tensor_cls()) and x._var is None and x.dtype.is_floating_point
             and x.numel() >= fuse_min_numel() and not x.is_cuda and _native_ok())

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import autograd
-from .._dispatch import bind
+from .._dispatch import _tensor_cls, bind
 from ..functional import _torch_type_name
 from ..ir import dtypes
 from ..ir.ops.indexing import index_shape
@@ -35,12 +35,6 @@ _VALID = ("only integers, slices (`:`), ellipsis (`...`), None and long or byte 
 _MASK_HINT = ("boolean-mask indexing x[mask] (the result's shape depends on the mask's values, "
               "so it cannot be compiled; keep the shape with tt.where(mask, x, 0) or "
               "x.masked_fill(~mask, 0))")
-
-
-def _tensor_cls() -> Any:
-    from ..tensor import Tensor
-
-    return Tensor
 
 
 @dataclass
