@@ -182,20 +182,21 @@ def clamp(input: Any, min: Any = None, max: Any = None) -> Any:
 clip = clamp
 
 
+def _clamp_one_side(op: str, input: Any, bound: Any) -> Any:
+    require_tensor(op, input)
+    dtype = F.result_type(input, bound)
+    # torch names the node after the bound's kind: ClampMinBackward0 (number), ...1 (tensor)
+    name = ("ClampMin" if op == "clamp_min" else "ClampMax") + \
+        f"Backward{1 if _bound_is_tensor(bound) else 0}"
+    return bind(op, [F._as_operand(input, dtype), F._as_operand(bound, dtype)], grad_name=name)
+
+
 def clamp_min(input: Any, min: Any) -> Any:
-    require_tensor("clamp_min", input)
-    dtype = F.result_type(input, min)
-    name = "ClampMinBackward1" if _bound_is_tensor(min) else "ClampMinBackward0"
-    operands = [F._as_operand(input, dtype), F._as_operand(min, dtype)]
-    return bind("clamp_min", operands, grad_name=name)
+    return _clamp_one_side("clamp_min", input, min)
 
 
 def clamp_max(input: Any, max: Any) -> Any:
-    require_tensor("clamp_max", input)
-    dtype = F.result_type(input, max)
-    name = "ClampMaxBackward1" if _bound_is_tensor(max) else "ClampMaxBackward0"
-    operands = [F._as_operand(input, dtype), F._as_operand(max, dtype)]
-    return bind("clamp_max", operands, grad_name=name)
+    return _clamp_one_side("clamp_max", input, max)
 
 
 # ----------------------------------------------------------------- binary ops
