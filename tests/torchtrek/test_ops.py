@@ -174,6 +174,23 @@ def check_op(tt_fn: Callable[..., Any], torch_fn: Callable[..., Any] | None,
         assert_grads(c_in, th_in, "compiled backward", rtol, atol)
 
 
+def central_differences(scalar: Callable[..., Any], arrays: list[Any], i: int,
+                        h: float) -> np.ndarray:
+    """d scalar / d arrays[i], element by element: (f(x + h) - f(x - h)) / 2h."""
+    x = arrays[i]
+    numeric = np.zeros_like(x)
+    for j in range(x.size):
+        vals = []
+        for sign in (1, -1):
+            xs = list(arrays)
+            xs[i] = x.copy()
+            xs[i].reshape(-1)[j] += sign * h
+            with tt.no_grad():
+                vals.append(scalar(*to_lib(xs, tt, False)).item())
+        numeric.reshape(-1)[j] = (vals[0] - vals[1]) / (2 * h)
+    return numeric
+
+
 def check_finite_differences(fn: Callable[..., Any], shapes_or_inputs: Sequence[Any],
                              h: float = 1e-6, rtol: float = 1e-5, atol: float = 1e-6) -> None:
     """tt.grad of `(fn(tt, *xs) * upstream).sum()` in float64 against central differences
@@ -200,16 +217,7 @@ def check_finite_differences(fn: Callable[..., Any], shapes_or_inputs: Sequence[
     for g, i in zip(grads, argnums):
         x = arrays[i]
         assert tuple(g.shape) == x.shape and dtype_name(g) == "float64"
-        numeric = np.zeros_like(x)
-        for j in range(x.size):
-            vals = []
-            for sign in (1, -1):
-                xs = list(arrays)
-                xs[i] = x.copy()
-                xs[i].reshape(-1)[j] += sign * h
-                with tt.no_grad():
-                    vals.append(scalar(*to_lib(xs, tt, False)).item())
-            numeric.reshape(-1)[j] = (vals[0] - vals[1]) / (2 * h)
+        numeric = central_differences(scalar, arrays, i, h)
         np.testing.assert_allclose(g.numpy(), numeric, rtol=rtol, atol=atol,
                                    err_msg=f"tt.grad vs finite differences, input {i}")
         want = th_in[i].grad

@@ -113,17 +113,7 @@ def check_finite_differences(fn: Callable[..., Any], specs: Sequence[Any], h: fl
     th_in = to_lib(arrays, torch, True)
     (fn(torch, *th_in) * torch.tensor(up)).sum().backward()
     for g, i in zip(grads, argnums):
-        x = arrays[i]
-        numeric = np.zeros_like(x)
-        for j in range(x.size):
-            vals = []
-            for sign in (1, -1):
-                xs = list(arrays)
-                xs[i] = x.copy()
-                xs[i].reshape(-1)[j] += sign * h
-                with tt.no_grad():
-                    vals.append(scalar(*to_lib(xs, tt, False)).item())
-            numeric.reshape(-1)[j] = (vals[0] - vals[1]) / (2 * h)
+        numeric = _h.central_differences(scalar, arrays, i, h)
         np.testing.assert_allclose(g.numpy(), numeric, rtol=rtol, atol=atol,
                                    err_msg=f"tt.grad vs finite differences, input {i}")
         np.testing.assert_allclose(g.numpy(), th_in[i].grad.numpy(), rtol=1e-10, atol=1e-12,
