@@ -22,6 +22,8 @@ from ...ir.graph import Atom, Eqn, Graph, Literal, Var
 from ...ir.opdef import get_op
 from ...ir.printer import value_names
 from ...ir.shapes import broadcast_shapes
+from .inplace import REG, Call, lower
+from .memory import plan as plan_memory
 from .printer import print_expr
 
 VERSION = "0.1.0"
@@ -126,14 +128,55 @@ def generate(graph: Graph, fn_name: str | None = None) -> str:
     )
 
 
+# Values at least this big are computed by in-place ufunc chains into reused buffers;
+# smaller ones print as one expression (malloc reuses small blocks without page faults).
+INPLACE_MIN_BYTES = 1 << 16
+
+
+def _inplace_calls(eqn: Eqn, args: list[str]) -> list[Call] | None:
+    """The equation as a chain of `out=` ufunc calls, where that is safe and pays."""
+    op = get_op(eqn.op)
+    out_t = eqn.outputs[0].type
+    if (not op.is_pointwise or len(eqn.outputs) != 1 or not out_t.dtype.is_floating_point
+            or not out_t.shape  # NumPy returns a 0-d result as a scalar, not a buffer
+            or out_t.numel * out_t.dtype.itemsize < INPLACE_MIN_BYTES):
+        return None
+    syms = symbolic.arg_symbols(len(eqn.inputs))
+    expr = symbolic.formula(eqn.op, eqn.attrs, symbolic.literal_key(eqn))
+    used = [(s, a) for s, a in zip(syms, eqn.inputs) if isinstance(a, Var) and s in expr.free_symbols]
+    if any(a.dtype is not out_t.dtype for _, a in used):
+        return None  # mixed dtypes: NumPy's own promotion decides, as one expression
+    full = {s for s, a in used if a.shape == out_t.shape}
+    calls = lower(expr, dict(zip(syms, args)), full)
+    if calls is None or REG in calls[0].args:
+        return None
+    return calls
+
+
+def _call_text(c: Call, name: str, out: str | None) -> str:
+    args = [name if a is REG else a for a in c.args]
+    if out is not None:
+        args.append(f"out={out}")
+    return f"np.{c.ufunc}({', '.join(args)})"
+
+
 def render_function(graph: Graph, fn_name: str | None = None,
                     emit: Callable[[Eqn, list[str]], str | None] | None = None) -> str:
-    """The `def` of one graph's function (no imports; it uses `np`). `emit` may print an
-    equation its own way (the C backend's kernel calls); None leaves it to NumPy."""
+    """The `def` of one graph's function (no imports; it uses `np`), preceded by its
+    scratch-buffer helpers when it has any. `emit` may print an equation its own way
+    (the C backend's kernel calls); None leaves it to NumPy, with the memory plan."""
     names = value_names(graph)
 
     def atom(a: Atom) -> str:
         return _literal(a) if isinstance(a, Literal) else names[a]
+
+    inplace: dict[int, list[Call]] = {}
+    if emit is None:
+        for i, e in enumerate(graph.eqns):
+            calls = _inplace_calls(e, [atom(a) for a in e.inputs])
+            if calls is not None:
+                inplace[i] = calls
+    memory = plan_memory(graph, set(inplace))
 
     last_use: dict[Var, int] = {}
     for i, e in enumerate(graph.eqns):
@@ -152,8 +195,14 @@ def render_function(graph: Graph, fn_name: str | None = None,
             body.append(f"# {doc}")
         outs = ", ".join(names[o] for o in e.outputs)
         args = [atom(a) for a in e.inputs]
-        code = emit(e, args) if emit is not None else None
-        body.append(f"{outs} = {code if code is not None else emit_eqn(e, args)}")
+        if i in inplace:
+            slot = memory.slot_of[i]
+            first, *rest = inplace[i]
+            body.append(f"{outs} = {_call_text(first, outs, None if slot is None else f'_b[{slot}]')}")
+            body.extend(_call_text(c, outs, outs) for c in rest)
+        else:
+            code = emit(e, args) if emit is not None else None
+            body.append(f"{outs} = {code if code is not None else emit_eqn(e, args)}")
         dead = sorted({names[a] for a in e.inputs
                        if isinstance(a, Var) and last_use.get(a) == i and a not in keep})
         if dead:
@@ -161,6 +210,7 @@ def render_function(graph: Graph, fn_name: str | None = None,
     fn = fn_name or names_safe(graph.name)
     return template("function.py.j2").render(
         fn_name=fn,
+        scratch=[(t.shape, t.dtype.name) for t in memory.slots],
         params=[names[v] for v in graph.inputs],
         signature=_signature(graph, names),
         body=body,

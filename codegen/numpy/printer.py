@@ -81,6 +81,8 @@ class NumpyExprPrinter(NumPyPrinter):
             return f"1/{b}"
         if exp.is_Integer and exp < 0:
             return f"1/{b}**{-int(exp)}"
+        if exp == 3 and base.is_Symbol:
+            return f"({b}*{b}*{b})"  # NumPy's float power is ~40x slower than two products
         if exp == sympy.Rational(1, 2):
             return f"np.sqrt({self._print(base)})"
         if exp == sympy.Rational(-1, 2):
