@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
-from .graph import Atom, Eqn, SourceLoc, Var, freeze_attrs
+from .graph import Atom, Eqn, SourceLoc, TensorType, Var, freeze_attrs
+from .symdims import has_sympy, plain
 from .opdef import get_op
 
 
@@ -35,7 +36,11 @@ class Builder:
         **attrs: Any,
     ) -> tuple[Var, ...]:
         opdef = get_op(op)
+        for k, v in attrs.items():  # (only a shape-generic trace has sympy sizes here)
+            if k != "expr" and has_sympy(v):
+                attrs[k] = plain(v)
         types = opdef.infer([i.type for i in inputs], attrs)
+        types = [TensorType(plain(t.shape), t.dtype) if has_sympy(t.shape) else t for t in types]
         outs = tuple(Var(t, hint or op) for t in types)
         self.eqns.append(Eqn(op, tuple(inputs), outs, freeze_attrs(attrs), loc or self.loc))
         return outs

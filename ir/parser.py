@@ -11,10 +11,11 @@ import sympy
 
 from .dtypes import BY_NAME
 from .graph import _SHORT, Atom, Eqn, Graph, Literal, SourceLoc, TensorType, Var, freeze_attrs
+from .symdims import parse_size
 
 _LONG = {short: BY_NAME[name] for name, short in _SHORT.items()}
 _HEADER = re.compile(r"^graph\s+(\w+)\((.*)\)\s*\{$")
-_TYPE = re.compile(r"^(\w+)\[([\d,\s]*)\]$")
+_TYPE = re.compile(r"^(\w+)\[([\w,\s*+\-()]*)\]$")
 _LOC = re.compile(r"^(.*?):(\d+)(?:: (.*))?$")
 
 
@@ -55,7 +56,10 @@ def parse_type(text: str) -> TensorType:
     m = _TYPE.match(text.strip())
     if not m or m.group(1) not in _LONG:
         raise IRParseError(f"bad type {text!r}: expected like f32[3,4] or bool[]")
-    dims = tuple(int(d) for d in m.group(2).split(",") if d.strip())
+    try:
+        dims = tuple(parse_size(d) for d in m.group(2).split(",") if d.strip())
+    except ValueError:
+        raise IRParseError(f"bad type {text!r}: a size must be an int or like s0, 784*s0") from None
     return TensorType(dims, _LONG[m.group(1)])
 
 
@@ -66,7 +70,12 @@ def _number(text: str) -> Any:
     """A Python literal, or one of the words repr() gives non-finite floats."""
     if text in _NONFINITE:
         return _NONFINITE[text]
-    return ast.literal_eval(text)
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        if text.startswith("(") and text.endswith(")"):  # a shape with symbolic sizes
+            return tuple(_number(p) for p in _split_top(text[1:-1]))
+        return parse_size(text)  # a symbolic size or a value made from one (1/s0)
 
 
 def _attr_value(key: str, text: str) -> Any:

@@ -20,6 +20,7 @@ import sympy
 
 from .dtypes import DType
 from .graph import Atom, Graph, Literal, TensorType, Var, _SHORT
+from .symdims import is_size_name
 
 # Names generated code must not shadow: modules, and builtins an emitter may call.
 RESERVED = {"np", "numpy", "math", "self", "None", "True", "False", "slice", "range", "len",
@@ -64,6 +65,10 @@ def format_attr(value: Any) -> str:
     if isinstance(value, DType):
         return _SHORT[value.name]
     if isinstance(value, sympy.Basic):
+        if value.is_Number and value.free_symbols == set():
+            return format_attr(int(value) if value.is_Integer else float(value))
+        if value.free_symbols and all(is_size_name(x.name) for x in value.free_symbols):
+            return str(value)  # a symbolic size (dynamic=True): s0, 784*s0
         return '"' + str(value) + '"'
     if isinstance(value, tuple):
         inner = ", ".join(format_attr(v) for v in value)

@@ -7,6 +7,7 @@ instead of being written out by the forward and read back by the backward."""
 from __future__ import annotations
 
 from .graph import Eqn, Graph, Literal, Var
+from .symdims import numel_hint
 
 CHEAP_OPS = ("iota", "reshape", "broadcast_to", "cast", "where", "detach")
 MAX_EQNS = 6  # recomputed per residual at most
@@ -45,7 +46,7 @@ def rematerialize(forward: Graph, residuals: list[Var]) -> tuple[list[Eqn], list
                 chain.append(p)
             return True
 
-        if collect(r) and chain and sum(v.type.numel for v in leaves) * GAIN <= r.type.numel:
+        if collect(r) and chain and sum(numel_hint(v.shape) for v in leaves) * GAIN <= numel_hint(r.shape):
             for e in chain:
                 if e not in prologue:
                     prologue.append(e)

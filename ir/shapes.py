@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Sequence
+from .symdims import is_symbolic
 
 
 class ShapeError(RuntimeError):
@@ -67,7 +68,7 @@ def normalize_dims(dims: int | Sequence[int] | None, ndim: int) -> tuple[int, ..
 
 
 def infer_reshape(shape: Sequence[int], numel: int) -> tuple[int, ...]:
-    shape = tuple(int(s) for s in shape)
+    shape = tuple(s if is_symbolic(s) else int(s) for s in shape)
     unknown = [i for i, s in enumerate(shape) if s == -1]
     if len(unknown) > 1:
         raise RuntimeError("only one dimension can be inferred")

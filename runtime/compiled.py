@@ -20,6 +20,7 @@ from ..ir.graph import Graph, Var
 from ..ir.parser import parse
 from ..ir.passes import dce, optimize
 from ..ir.remat import rematerialize
+from ..ir.symdims import free_sizes
 from . import disk_cache
 from .loader import load_function
 
@@ -122,18 +123,59 @@ class CompiledGraph:
         self._forward_graph = fwd = passes.strip_detach(fwd)
         if self._backward is not None:
             self._backward.graph = passes.strip_detach(self._backward.graph)
-        if passes.DEBUG:
+        if passes.DEBUG and not free_sizes(fwd):  # (CUDA never sees shape-generic graphs)
             RECORDED.extend((fwd,) + ((self._backward.graph,) if self._backward else ()))
             for g in (self._graph, fwd) + ((self._backward.graph,) if self._backward else ()):
                 passes.verify(g)
                 if str(parse(str(g))) != str(g):
                     raise passes.VerifyError(f"IR text does not round-trip:\n{g}")
+        self._emit_sources(timings)
+
+    def _emit_sources(self, timings: Any) -> None:
+        self._size_args = self._sizes_for_backward()
         with _phase(timings, "codegen"):
+            fwd = self._forward_graph
             self._fwd_name = names_safe(fwd.name)
             self.forward_source = self._codegen(fwd, "forward")
+            self._bwd_name = ""
+            self.backward_source = ""
             if self._backward is not None:
                 self._bwd_name = names_safe(self._backward.graph.name)
                 self.backward_source = self._codegen(self._backward.graph, "backward")
+
+    def _sizes_for_backward(self) -> list[tuple[str, int, int]]:
+        """Sizes the (shape-generic) backward graph cannot read from its own inputs, with
+        where the forward inputs hold them: (name, input index, dimension)."""
+        if self._backward is None:
+            return []
+        from ..ir.symdims import free_sizes, sources
+
+        bgraph = self._backward.graph
+        missing = free_sizes(bgraph) - set(sources(bgraph))
+        if not missing:
+            return []
+        where = sources(self._forward_graph)
+        return [(s.name, *where[s]) for s in sorted(missing, key=lambda s: int(s.name[1:]))]
+
+    def specialize(self, binding: dict[Any, int], backend: str) -> "CompiledGraph":
+        """This graph, traced and differentiated with symbolic sizes, generated for one
+        call's sizes on `backend` (C kernels print sizes as constants). Only code
+        generation runs again: no trace, no autodiff, no passes."""
+        from ..ir.autodiff import Backward
+        from ..ir.symdims import substitute
+
+        new = object.__new__(CompiledGraph)
+        new.backend, new._modules, new.wrt, new.n_outputs = backend, {}, self.wrt, self.n_outputs
+        new.from_cache, new._texts, new._backward_fn = False, {}, None
+        new._graph = substitute(self.graph, binding)
+        new._forward_graph = substitute(self.forward_graph, binding)
+        bwd = self.backward_graph
+        new._backward = (Backward(substitute(bwd, binding), [], self.ct_outputs, self.wrt_indices)
+                         if bwd is not None else None)
+        new.ct_outputs, new.wrt_indices = list(self.ct_outputs), list(self.wrt_indices)
+        new._emit_sources(None)
+        new.forward_fn = new._load("forward")
+        return new
 
     def _payload(self) -> dict[str, Any]:
         return {
@@ -142,7 +184,7 @@ class CompiledGraph:
             "forward_source": self.forward_source, "forward_name": self._fwd_name,
             "backward_source": self.backward_source, "backward_name": self._bwd_name,
             "ct_outputs": self.ct_outputs, "wrt_indices": self.wrt_indices,
-            "n_outputs": self.n_outputs,
+            "n_outputs": self.n_outputs, "size_args": self._size_args,
             "modules": {k: m.to_dict() for k, m in self._modules.items()},
         }
 
@@ -153,6 +195,7 @@ class CompiledGraph:
             self.forward_source, self._fwd_name = p["forward_source"], p["forward_name"]
             self.backward_source, self._bwd_name = p["backward_source"], p["backward_name"]
             self.ct_outputs, self.wrt_indices = list(p["ct_outputs"]), list(p["wrt_indices"])
+            self._size_args = [tuple(a) for a in p["size_args"]]
             self._texts = {k: p[k] for k in ("graph", "forward_graph", "backward_graph")}
             if self.backend == "c":
                 from ..codegen.c.generator import CModule
@@ -202,10 +245,16 @@ class CompiledGraph:
             return list(res[:n]), res[n:]
         with np.errstate(all="ignore"):
             res = self.forward_fn(*arrays)
-        return [r if type(r) is np.ndarray else np.asarray(r) for r in res[:n]], res[n:]
+        residuals = res[n:]
+        if self._size_args:  # the backward of a shape-generic graph is told this call's sizes
+            residuals += ({name: arrays[i].shape[d] for name, i, d in self._size_args},)
+        return [r if type(r) is np.ndarray else np.asarray(r) for r in res[:n]], residuals
 
     def run_backward(self, residuals: tuple, cts: Sequence[Any]) -> list[Any]:
         if self.backend == "cuda":
             return list(self.backward_fn()(*residuals, *cts))
+        sizes = residuals[-1] if self._size_args else {}
+        if sizes:
+            residuals = residuals[:-1]
         with np.errstate(all="ignore"):
-            return [np.asarray(g) for g in self.backward_fn()(*residuals, *cts)]
+            return [np.asarray(g) for g in self.backward_fn()(*residuals, *cts, **sizes)]

@@ -17,7 +17,8 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import _logging, autograd
+from . import _logging, autograd, dynamic
+from .ir import symdims
 from ._dispatch import bind, edge_of
 from .ir.autodiff import grad_graph
 from .ir.graph import Graph, Literal, Var
@@ -259,11 +260,40 @@ class _Entry:
         return self.rebuild(results)
 
 
+class _DynamicEntry:
+    """A function traced with symbolic sizes: NumPy code that serves every size, and
+    for the C backend kernels printed per size from the same graphs (no new trace)."""
+
+    def __init__(self, pattern: "dynamic.SizePattern", generic: _Entry, backend: str) -> None:
+        self.pattern = pattern
+        self.generic = generic
+        self.backend = backend
+        self.sized: dict[tuple[int, ...], _Entry] = {}
+
+    def lookup(self, args: Sequence[Any], key: Any) -> _Entry | None:
+        binding = self.pattern.bind(key)
+        if binding is None or not self.generic.valid(args):
+            return None
+        if self.backend == "numpy":
+            return self.generic
+        sizes = tuple(binding[s] for s in sorted(binding, key=str))
+        entry = self.sized.get(sizes)
+        if entry is None:
+            g = self.generic
+            entry = object.__new__(_Entry)
+            entry.__dict__.update(g.__dict__)
+            entry.compiled = g.compiled.specialize(binding, self.backend)
+            self.sized[sizes] = entry
+        return entry
+
+
 def trace_function(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any],
-                   name: str | None = None) -> tuple[TraceContext, list[Any], Any, list[int]]:
+                   name: str | None = None, types: dict[int, Any] | None = None,
+                   ) -> tuple[TraceContext, list[Any], Any, list[int]]:
     """Run `fn` on symbolic stand-ins for the tensor arguments. Returns the trace, the
     flat outputs (Tensors), the output rebuilder and the positions of tensor args.
-    `ctx.getters` holds, per captured tensor, how to read it again at call time."""
+    `ctx.getters` holds, per captured tensor, how to read it again at call time.
+    `types` overrides argument types by position (symbolic sizes, for dynamic=True)."""
     ctx = TraceContext(name or getattr(fn, "__name__", type(fn).__name__).replace("<lambda>", "lambda"))
     ctx.device = next((a.device for a in args if isinstance(a, Tensor)), None)
     names = _param_names(fn, len(args))
@@ -271,7 +301,7 @@ def trace_function(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str
     tensor_pos = []
     for i, (a, n) in enumerate(zip(args, names)):
         if isinstance(a, Tensor):
-            v = ctx.new_input(a._type(), n)
+            v = ctx.new_input(types[i] if types and i in types else a._type(), n)
             sym_args.append(Tensor._symbolic(v, ctx, a.requires_grad and autograd.is_grad_enabled()))
             ctx.arg_tensors.append(sym_args[-1])
             tensor_pos.append(i)
@@ -390,6 +420,10 @@ class CompiledFunction:
         self._modules: list[Any] | None = None
         self._last_key: Any = None
         self.trace_count = 0
+        # shape-generic entries (see torchtrek/dynamic.py): True, False, or None = automatic
+        self.dynamic: bool | None = options.get("dynamic")
+        self._dynamic: list[_DynamicEntry] = []
+        self._dynamic_failed: set[Any] = set()
         functools.update_wrapper(self, fn, updated=())
 
     def _key(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool) -> Any:
@@ -407,6 +441,12 @@ class CompiledFunction:
     def _entry(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool = False) -> _Entry:
         key = self._key(args, kwargs, force_grad)
         entry = self._cache.get(key)
+        if (entry is None or not entry.valid(args)) and self.dynamic is not False:
+            found = self._dynamic_entry(args, kwargs, force_grad, key)
+            if found is not None:
+                self._cache[key] = found  # this size again: found at once
+                self._last_key = key
+                return found
         if entry is None or not entry.valid(args):
             if self._last_key is not None and _logging.on("recompiles"):
                 why = _recompile_reason(self.fn, self._last_key, key, entry)
@@ -414,6 +454,54 @@ class CompiledFunction:
             entry = self._cache[key] = self._build(args, kwargs, force_grad)
         self._last_key = key
         return entry
+
+    def _dynamic_entry(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool,
+                       key: Any) -> _Entry | None:
+        """A shape-generic entry that fits this call, built when `dynamic=True` or when
+        a dimension changed since the last call; None to specialize instead."""
+        for d in self._dynamic:
+            entry = d.lookup(args, key)
+            if entry is not None:
+                return entry
+        if self.dynamic:
+            # every size, else the leading (batch) ones: x @ w needs x's last size fixed
+            attempts = [dynamic.all_dims(key), dynamic.leading_dims(key)]
+        elif self._last_key is not None:
+            attempts = [dynamic.changed_dims(self._last_key, key)]
+        else:
+            return None
+        name = getattr(self.fn, "__name__", "f")
+        why = (_recompile_reason(self.fn, self._last_key, key, None) + "; "
+               if self._last_key is not None else "")
+        arg_names = _param_names(self.fn, len(key[0]))
+        for dims in attempts:
+            pattern = dynamic.SizePattern(key, dims)
+            if not pattern or pattern.ident() in self._dynamic_failed:
+                continue
+            try:
+                d = self._build_dynamic(args, kwargs, force_grad, pattern)
+            except Exception as exc:  # what symbolic sizes cannot do: specialize, as torch does
+                self._dynamic_failed.add(pattern.ident())
+                _logging.log("recompiles", f"{name}: {why}dynamic sizes ({pattern.describe(arg_names)}) "
+                                           f"not possible: {type(exc).__name__}: {exc}")
+                continue
+            _logging.log("recompiles", f"{name}: {why}compiled with dynamic sizes "
+                                       f"({pattern.describe(arg_names)})")
+            self._dynamic.append(d)
+            return d.lookup(args, key)
+        return None
+
+    def _build_dynamic(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool,
+                       pattern: "dynamic.SizePattern") -> "_DynamicEntry":
+        with symdims.hints(pattern.hints):
+            generic = self._build(args, kwargs, force_grad, pattern.types(args), backend="numpy")
+        graph = generic.compiled.forward_graph
+        for d in [graph] + ([generic.compiled.backward_graph] if generic.compiled.has_backward else []):
+            for v in d.vars_defined():
+                for n in v.type.shape:
+                    if symdims.is_symbolic(n) and not n.is_polynomial():
+                        raise TypeError(f"size {n} of {v.hint} is not a polynomial in the sizes")
+        return _DynamicEntry(pattern, generic, self.cpu_backend)
 
     def _entry_for(self, args: Sequence[Any], kwargs: dict[str, Any], backward: bool) -> _Entry:
         """The entry a call would use; for `backward`, one that differentiates every float
@@ -423,11 +511,12 @@ class CompiledFunction:
             entry = self._entry(args, kwargs, force_grad=True)
         return entry
 
-    def _build(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool) -> _Entry:
+    def _build(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool,
+               types: dict[int, Any] | None = None, backend: str | None = None) -> _Entry:
         self.trace_count += 1
         timings = _logging.Timings()
         with timings.phase("trace"):
-            ctx, atoms, rebuild, tensor_pos = trace_function(self.fn, args, kwargs)
+            ctx, atoms, rebuild, tensor_pos = trace_function(self.fn, args, kwargs, types=types)
             graph = ctx.graph(atoms + ctx.effects.values)
         captured = [t for t, _ in ctx.captured]
         inputs = [args[i] for i in tensor_pos] + captured
@@ -442,7 +531,12 @@ class CompiledFunction:
             raise RuntimeError(
                 "Expected all tensors to be on the same device, but found at least two devices, "
                 + " and ".join(sorted(devices)) + "! (in a compiled function's inputs)")
-        backend = "cuda" if devices == {"cuda:0"} else self.cpu_backend
+        if devices == {"cuda:0"}:
+            if types:
+                raise NotImplementedError("dynamic sizes on the GPU")
+            backend = "cuda"
+        else:
+            backend = backend or self.cpu_backend
         compiled = CompiledGraph(graph, wrt, persistent=True, timings=timings, backend=backend)
         # (guarded: from the disk cache, the graphs are parsed only when someone looks)
         if _logging.on("ir"):

@@ -14,6 +14,7 @@ from .ir import dtypes
 from .ir.dtypes import DType
 from . import devices as _device
 from .tensor import Tensor, dtype_of_array
+from .ir.symdims import is_symbolic
 
 _rng = np.random.default_rng(0)
 
@@ -122,6 +123,9 @@ def _size(size: Sequence[Any]) -> tuple[int, ...]:
     for s in size:
         if isinstance(s, Tensor):
             s = int(s)
+        if is_symbolic(s) and s.is_integer:  # a size of a shape-generic trace
+            out.append(s)
+            continue
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool):
             raise TypeError(f"size must be a sequence of ints, got {type(s).__name__}")
         if s < 0:

@@ -9,6 +9,7 @@ from .ir import dtypes
 from .ir.dtypes import DType, result_type_of
 from .ir.graph import Literal
 from .ir.shapes import infer_reshape, normalize_dim, normalize_dims
+from .ir.symdims import is_symbolic
 from ._dispatch import Const, _tensor_cls, bind
 
 __all__ = [
@@ -43,6 +44,8 @@ def scalar_dtype(v: Any) -> DType:
         return dtypes.int64
     if isinstance(v, float):
         return _default_dtype
+    if is_symbolic(v):  # a size of a shape-generic trace (dynamic=True), or made from one
+        return dtypes.int64 if v.is_integer else _default_dtype
     raise TypeError(f"unsupported operand type {type(v).__name__}; expected a Tensor or a number")
 
 
@@ -78,6 +81,8 @@ def _as_operand(x: Any, dtype: DType) -> Any:
     """A tensor cast to `dtype` (when it differs), or a Python scalar as a Literal."""
     if isinstance(x, _tensor_cls()):
         return x if x.dtype is dtype else cast(x, dtype)
+    if is_symbolic(x):  # a size (dynamic=True): the generated code reads it per call
+        return Literal(x, dtype)
     if dtype.is_floating_point:
         return Literal(float(x), dtype)
     if dtype is dtypes.bool_:
@@ -90,7 +95,7 @@ def _check_operands(*xs: Any) -> None:
     if not any(isinstance(x, Tensor) for x in xs):
         raise TypeError("expected at least one Tensor operand")
     for x in xs:
-        if not isinstance(x, (Tensor, bool, int, float)):
+        if not isinstance(x, (Tensor, bool, int, float)) and not is_symbolic(x):
             raise TypeError(
                 f"unsupported operand type {type(x).__name__}: expected a Tensor or a Python "
                 f"number (wrap NumPy arrays and lists with tt.tensor(...))"
@@ -292,7 +297,7 @@ def mean(x: Any, dim: int | Sequence[int] | None = None, keepdim: bool = False, 
     for d in dims:
         count *= x.shape[d]
     total = bind("sum", [x], {"dims": dims, "keepdim": bool(keepdim)})
-    return bind("div", [total, Const(float(count), x.dtype)],
+    return bind("div", [total, Const(count if is_symbolic(count) else float(count), x.dtype)],
                 grad_name="MeanBackward0" if dim is None else "MeanBackward1")
 
 

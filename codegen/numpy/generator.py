@@ -22,6 +22,7 @@ from ...ir.graph import Atom, Eqn, Graph, Literal, Var
 from ...ir.opdef import get_op
 from ...ir.printer import value_names
 from ...ir.shapes import broadcast_shapes
+from ...ir.symdims import free_sizes, is_symbolic, numel_hint, sources
 from .inplace import REG, Call, lower
 from .memory import plan as plan_memory
 from .printer import print_expr
@@ -45,6 +46,8 @@ def template(name: str, backend: str = "numpy") -> jinja2.Template:
 
 
 def _literal(a: Literal) -> str:
+    if is_symbolic(a.value):
+        return f"({a.value})"  # made from sizes (1/s0 of a mean): read at call time
     if a.dtype.name == "bool":
         return repr(bool(a.value))
     if a.dtype.is_floating_point:
@@ -77,7 +80,8 @@ def _attr_text(v: Any) -> Any:
 def _dtype_ok(code: str, in_dtypes: tuple[str, ...], want: str) -> bool:
     """Does the printed pointwise expression produce `want`? (NumPy decides dtypes by
     operand kinds; a constant-only branch can come out as int64 or float64.)"""
-    env = {"np": np, **{f"_a{i}": np.ones(2, dtype=d) for i, d in enumerate(in_dtypes) if d}}
+    env = {"np": np, **{f"_a{i}": np.ones(2, dtype=d) for i, d in enumerate(in_dtypes) if d},
+           **{f"s{i}": 2 for i in range(64)}}  # symbolic sizes (dynamic=True) are ints
     with warnings.catch_warnings(), np.errstate(all="ignore"):
         warnings.simplefilter("ignore")
         try:
@@ -139,7 +143,7 @@ def _inplace_calls(eqn: Eqn, args: list[str]) -> list[Call] | None:
     out_t = eqn.outputs[0].type
     if (not op.is_pointwise or len(eqn.outputs) != 1 or not out_t.dtype.is_floating_point
             or not out_t.shape  # NumPy returns a 0-d result as a scalar, not a buffer
-            or out_t.numel * out_t.dtype.itemsize < INPLACE_MIN_BYTES):
+            or numel_hint(out_t.shape) * out_t.dtype.itemsize < INPLACE_MIN_BYTES):
         return None
     syms = symbolic.arg_symbols(len(eqn.inputs))
     expr = symbolic.formula(eqn.op, eqn.attrs, symbolic.literal_key(eqn))
@@ -170,13 +174,23 @@ def render_function(graph: Graph, fn_name: str | None = None,
     def atom(a: Atom) -> str:
         return _literal(a) if isinstance(a, Literal) else names[a]
 
+    body: list[str] = []
+    sizes = free_sizes(graph)
+    where = sources(graph)
+    # a shape-generic graph reads its sizes from its inputs; those no input has (the
+    # backward of a reshape, say) are keyword arguments
+    size_params = [s.name for s in sorted(sizes, key=lambda s: int(s.name[1:])) if s not in where]
+    for sym in sorted((s for s in sizes if s in where), key=lambda s: int(s.name[1:])):
+        i, d = where[sym]
+        body.append(f"{sym} = {names[graph.inputs[i]]}.shape[{d}]")
     inplace: dict[int, list[Call]] = {}
     if emit is None:
         for i, e in enumerate(graph.eqns):
             calls = _inplace_calls(e, [atom(a) for a in e.inputs])
             if calls is not None:
                 inplace[i] = calls
-    memory = plan_memory(graph, set(inplace))
+    # scratch buffers persist across calls of one size; generic code allocates per call
+    memory = plan_memory(graph, set(inplace), persistent=not sizes)
 
     last_use: dict[Var, int] = {}
     for i, e in enumerate(graph.eqns):
@@ -184,7 +198,6 @@ def render_function(graph: Graph, fn_name: str | None = None,
             if isinstance(a, Var):
                 last_use[a] = i
     keep = set(graph.inputs) | {a for a in graph.outputs if isinstance(a, Var)}
-    body: list[str] = []
     loc = None
     for i, e in enumerate(graph.eqns):
         if e.loc is not None and e.loc != loc:
@@ -211,7 +224,7 @@ def render_function(graph: Graph, fn_name: str | None = None,
     return template("function.py.j2").render(
         fn_name=fn,
         scratch=[(t.shape, t.dtype.name) for t in memory.slots],
-        params=[names[v] for v in graph.inputs],
+        params=[names[v] for v in graph.inputs] + (["*"] + size_params if size_params else []),
         signature=_signature(graph, names),
         body=body,
         returns=[f"np.asarray({_literal(a)}, dtype=np.{a.dtype.name})" if isinstance(a, Literal)

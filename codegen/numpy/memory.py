@@ -27,8 +27,9 @@ class MemoryPlan:
     slots: list[TensorType] = field(default_factory=list)  # each buffer's type
 
 
-def plan(graph: Graph, inplace: set[int]) -> MemoryPlan:
-    """Buffers for the single outputs of the equations in `inplace` (by index)."""
+def plan(graph: Graph, inplace: set[int], persistent: bool = True) -> MemoryPlan:
+    """Buffers for the single outputs of the equations in `inplace` (by index); with
+    `persistent` False, none (each chain's first call allocates its result)."""
     eqns = graph.eqns
     escaping = {a for a in graph.outputs if isinstance(a, Var)}
     for i in range(len(eqns) - 1, -1, -1):
@@ -60,7 +61,7 @@ def plan(graph: Graph, inplace: set[int]) -> MemoryPlan:
     for i, e in enumerate(eqns):
         if i in inplace:
             out = e.outputs[0]
-            if out in escaping:
+            if out in escaping or not persistent:
                 result.slot_of[i] = None
                 hold(out, frozenset())
             else:

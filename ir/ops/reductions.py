@@ -18,6 +18,7 @@ from ..graph import Atom, Eqn, Literal, TensorType
 from ..opdef import OpDef, register
 from ..symbolic import arg_symbols
 from .core import _vjp_amax
+from ..symdims import is_symbolic
 
 # ---------------------------------------------------------------- helpers
 
@@ -215,11 +216,15 @@ for _name in ("all", "any"):
 # std is 0.
 
 
+def _count_text(n: Any) -> str:
+    return f"({n})" if is_symbolic(n) else repr(float(n))  # (a size of dynamic=True: s0 - 1)
+
+
 def _emit_var(args: list[str], a: dict[str, Any], in_types, out_type, sqrt: bool = False) -> str:
     ax, keep, x = _axis(a["dims"]), a["keepdim"], args[0]
-    mean = f"np.sum({x}, axis={ax}, keepdims=True) / {float(a['count'])!r}"  # (np.mean warns on 0)
+    mean = f"np.sum({x}, axis={ax}, keepdims=True) / {_count_text(a['count'])}"  # (np.mean warns on 0)
     dev = f"np.square({x} - {mean})"
-    var = f"np.sum({dev}, axis={ax}, keepdims={keep}) / {float(a['dof'])!r}"
+    var = f"np.sum({dev}, axis={ax}, keepdims={keep}) / {_count_text(a['dof'])}"
     return f"np.sqrt({var})" if sqrt else var
 
 
@@ -227,7 +232,8 @@ def _var_grad(b: Builder, eqn: Eqn, g: Atom) -> Atom:
     (x,) = eqn.inputs
     p = eqn.params
     total = b.emit("sum", [x], dims=p["dims"], keepdim=True)
-    mean = b.emit("div", [total, Literal(float(p["count"]), x.dtype)])
+    count = p["count"] if is_symbolic(p["count"]) else float(p["count"])
+    mean = b.emit("div", [total, Literal(count, x.dtype)])
     dev = b.emit("sub", [x, mean])
     return b.emit("div", [b.emit("mul", [g, dev]), Literal(p["dof"] / 2, x.dtype)])
 

@@ -19,6 +19,7 @@ from ..graph import Atom, Eqn, TensorType
 from ..opdef import OpDef, register
 from ..shapes import ShapeError
 from .indexing import updated_copy
+from ..symdims import is_symbolic, le
 
 
 def is_skipped_in_cat(t: TensorType) -> bool:
@@ -86,6 +87,8 @@ register(OpDef("concat", "movement", _infer_concat, vjp=_vjp_concat, torch_name=
 
 
 def slice_len(start: int, stop: int, step: int) -> int:
+    if step == 1 and is_symbolic(stop - start):
+        return stop - start  # (slices of symbolic sizes are made only where this is >= 0)
     return max(0, (stop - start + step - 1) // step)
 
 
@@ -94,7 +97,7 @@ def _check_slices(t: TensorType, a: dict[str, Any]) -> tuple[int, ...]:
     if not len(starts) == len(stops) == len(steps) == t.ndim:
         raise ShapeError(f"slice: {len(starts)} slices for a {t.ndim}-d tensor")
     for s, e, k, n in zip(starts, stops, steps, t.shape):
-        if not (0 <= s <= n and s <= e <= n and k >= 1):
+        if not (le(0, s) and le(s, n) and le(s, e) and le(e, n) and k >= 1):
             raise ShapeError(f"slice: {s}:{e}:{k} is not a normalized slice of a dim of size {n}")
     return tuple(slice_len(s, e, k) for s, e, k in zip(starts, stops, steps))
 

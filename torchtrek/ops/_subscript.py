@@ -29,6 +29,7 @@ from ..ir.ops.indexing import index_shape
 from ..ir.ops.shape import slice_len
 from ..ir.graph import Literal
 from ..tracer import current_trace, trace_error
+from ..ir.symdims import is_symbolic
 
 _VALID = ("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
           "valid indices (got {})")
@@ -96,6 +97,15 @@ def _check_bounds(idx: Any, size: int, dim: int) -> None:
         raise IndexError(f"index {v} is out of bounds for dimension {dim} with size {size}")
 
 
+def _symbolic_bounds(it: slice, step: int, n: Any) -> tuple[Any, Any]:
+    """start, stop of a slice of a symbolic size n (>= 2): the slices whose length is
+    known without knowing n (x[:], x[1:], x[2:]); others need n (TypeError: specialize)."""
+    start = 0 if it.start is None else operator.index(it.start)
+    if step != 1 or it.stop is not None or not 0 <= start <= 2:
+        raise TypeError(f"slice {it} of a symbolic size {n} needs its value")
+    return start, n
+
+
 def parse(x: Any, index: Any, *, select_0d: bool = True) -> Plan:
     """The plan of x[index]; `select_0d=False` keeps 0-d integer tensors advanced indices
     (index_put's rule) instead of selects (x[t]'s rule)."""
@@ -158,8 +168,11 @@ def parse(x: Any, index: Any, *, select_0d: bool = True) -> Plan:
                 raise ValueError("slice step cannot be zero")
             if step < 0:
                 raise ValueError("step must be greater than zero")
-            start, stop, _ = slice(it.start, it.stop, step).indices(x.shape[src])
-            stop = max(start, stop)
+            if is_symbolic(x.shape[src]):
+                start, stop = _symbolic_bounds(it, step, x.shape[src])
+            else:
+                start, stop, _ = slice(it.start, it.stop, step).indices(x.shape[src])
+            stop = stop if is_symbolic(stop) else max(start, stop)  # (n >= 2 >= start)
             keep(start, stop, step)
             plan.layout.append(slice_len(start, stop, step))
             plan.numpy_key.append(slice(start, stop, step))

@@ -21,6 +21,7 @@ from ..ir import dtypes
 from ..ir.dtypes import DType
 from ..ir.ops.reductions import reduced_shape
 from ..ir.shapes import DimIndexError, normalize_dim, normalize_dims
+from ..ir.symdims import is_symbolic
 
 __all__: list[str] = [
     "prod", "amin", "min", "argmin", "aminmax", "var", "std", "var_mean", "std_mean",
@@ -219,7 +220,9 @@ def _var(fn: str, x: Any, dim: Any, unbiased: Any, keepdim: bool, correction: An
     for d in dims:
         n *= x.shape[d]
     # torch clamps the degrees of freedom at 0 (giving inf or nan)
-    attrs = {"dims": dims, "keepdim": bool(keepdim), "count": n, "dof": builtins.max(0.0, n - c)}
+    # (a symbolic size is at least 2, so n - c > 0 for the usual c <= 1)
+    dof = n - c if is_symbolic(n) and c <= 1 else builtins.max(0.0, n - c)
+    attrs = {"dims": dims, "keepdim": bool(keepdim), "count": n, "dof": dof}
     return bind(fn[:3], [x], attrs, grad_name=fn[:3].capitalize() + "Backward0")
 
 
