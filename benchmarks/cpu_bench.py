@@ -422,6 +422,57 @@ print(time.perf_counter() - t0)
 """
 
 
+_NEW_SIZE_SCRIPT = """
+import time, numpy as np, torchtrek as tt, torchtrek.nn.functional as TF
+rng = np.random.default_rng(0)
+def make(dynamic):
+    p1 = tt.tensor((rng.standard_normal((784, 256)) * 0.05).astype(np.float32), requires_grad=True)
+    p2 = tt.tensor((rng.standard_normal((256, 10)) * 0.05).astype(np.float32), requires_grad=True)
+    @tt.compile(backend="{backend}", dynamic=dynamic)
+    def step(x, y):
+        p1.grad = None
+        p2.grad = None
+        loss = TF.cross_entropy(tt.relu(x @ p1) @ p2, y)
+        loss.backward()
+        with tt.no_grad():
+            p1.sub_(0.01 * p1.grad)
+            p2.sub_(0.01 * p2.grad)
+        return loss
+    return step
+def batch(b):
+    return (tt.tensor(rng.standard_normal((b, 784)).astype(np.float32)),
+            tt.tensor(rng.integers(0, 10, b)))
+for dynamic in (False, True):
+    step = make(dynamic)
+    step(*batch(256))
+    step(*batch(255))  # (automatic dynamic would start here; the timed sizes are new)
+    firsts = []
+    for b in (200, 300, 128, 64):
+        xb = batch(b)
+        t0 = time.perf_counter()
+        step(*xb)
+        firsts.append(time.perf_counter() - t0)
+    xb = batch(256)
+    step(*xb)
+    t0 = time.perf_counter()
+    for _ in range(50):
+        step(*xb)
+    print(float(np.median(firsts)), (time.perf_counter() - t0) / 50)
+"""
+
+
+def new_size_latency(backend: str) -> list[tuple[float, float]]:
+    """W3's first call at a new batch size (median of four sizes) and a later call's time,
+    specialized per size (dynamic=False) and shape-generic (dynamic=True); fresh caches."""
+    with tempfile.TemporaryDirectory(prefix="torchtrek-bench-cache-") as d:
+        env = dict(os.environ, TORCHTREK_CACHE_DIR=d)
+        env.pop("TORCHTREK_VERIFY", None)
+        p = subprocess.run([sys.executable, "-c", _NEW_SIZE_SCRIPT.replace("{backend}", backend)],
+                           capture_output=True, text=True, env=env, check=True)
+        lines = p.stdout.strip().splitlines()[-2:]
+        return [(float(a), float(b)) for a, b in (ln.split() for ln in lines)]
+
+
 def compile_latency(backend: str) -> tuple[float, float]:
     """W3's first call in a fresh process: with an empty cache, then with a warm one."""
     with tempfile.TemporaryDirectory(prefix="torchtrek-bench-cache-") as d:
@@ -485,3 +536,8 @@ if __name__ == "__main__":
             cold, warm = compile_latency(be)
             print(f"W3 first call, backend {be}: cold caches {cold * 1e3:.0f} ms, "
                   f"warm disk cache {warm * 1e3:.0f} ms")
+        for be in ("numpy", "c"):
+            (s_first, s_call), (d_first, d_call) = new_size_latency(be)
+            print(f"W3 at a new batch size, backend {be}: first call {s_first * 1e3:.0f} ms "
+                  f"specialized / {d_first * 1e3:.1f} ms dynamic=True; later calls "
+                  f"{s_call * 1e3:.2f} / {d_call * 1e3:.2f} ms")

@@ -270,6 +270,8 @@ class _DynamicEntry:
         self.backend = backend
         self.sized: dict[tuple[int, ...], _Entry] = {}
 
+    MAX_SIZED = 64  # kernels kept per shape-generic function (one set per size seen)
+
     def lookup(self, args: Sequence[Any], key: Any) -> _Entry | None:
         binding = self.pattern.bind(key)
         if binding is None or not self.generic.valid(args):
@@ -283,6 +285,8 @@ class _DynamicEntry:
             entry = object.__new__(_Entry)
             entry.__dict__.update(g.__dict__)
             entry.compiled = g.compiled.specialize(binding, self.backend)
+            if len(self.sized) >= self.MAX_SIZED:  # many sizes (sequence lengths): drop the oldest
+                del self.sized[next(iter(self.sized))]
             self.sized[sizes] = entry
         return entry
 
