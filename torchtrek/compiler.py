@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import inspect
 import os
+import sys
 import warnings
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -220,10 +221,27 @@ class _Entry:
         kind, ref = target
         return captured[ref] if kind == "captured" else args[ref] if kind == "arg" else ref
 
-    def _apply_effects(self, args: Sequence[Any], captured: list[Any], values: list[Any]) -> None:
+    @staticmethod
+    def _adopt(t: Any, new: Any, taken: set[int]) -> bool:
+        """Give `t` the array `new` instead of copying `new` into `t`'s own array, when no
+        one can tell: `t`'s array is referenced by `t` alone (no view, no .numpy(), no
+        saved residual), and `new` is a fresh array nobody else gets (not an input, an
+        output or another tensor's). Saves a copy per parameter and .grad per step."""
+        old = t._data
+        if (type(old) is not np.ndarray or type(new) is not np.ndarray or new.base is not None
+                or id(new) in taken or new.dtype != old.dtype or new.shape != old.shape
+                or not new.flags.c_contiguous or sys.getrefcount(old) > 3):
+            return False  # (3: t._data, `old`, getrefcount's argument)
+        t._data = new
+        taken.add(id(new))
+        return True
+
+    def _apply_effects(self, args: Sequence[Any], captured: list[Any], values: list[Any],
+                       taken: set[int]) -> None:
         fx = self.effects
         for idx, vi in fx.mutations:
-            arrays.copy_into(captured[idx]._data, values[vi])
+            if not self._adopt(captured[idx], values[vi], taken):
+                arrays.copy_into(captured[idx]._data, values[vi])
         for target, kind, payload in fx.grads:
             t = self._target(target, args, captured)
             if kind == "none":
@@ -232,7 +250,8 @@ class _Entry:
                 g = values[payload]
                 if t._grad is not None and tuple(t._grad._data.shape) == tuple(g.shape) and \
                         arrays.on_device(t._grad._data) == arrays.on_device(g):
-                    arrays.copy_into(t._grad._data, g)  # keep the .grad object, as torch does
+                    if not self._adopt(t._grad, g, taken):  # keep the .grad object, as torch does
+                        arrays.copy_into(t._grad._data, g)
                 else:
                     t._grad = Tensor._wrap(arrays.copy(g))
             else:
@@ -244,7 +263,9 @@ class _Entry:
         all_outs, residuals = self.compiled.run([t._data for t in inputs])
         outs = all_outs[: self.n_user]
         if len(all_outs) > self.n_user:
-            self._apply_effects(args, captured, all_outs[self.n_user:])
+            # (ids only: a list of the arrays would hold them and defeat _adopt's check)
+            taken = {id(t._data) for t in inputs} | {id(o) for o in outs}
+            self._apply_effects(args, captured, all_outs[self.n_user:], taken)
         results = [Tensor._wrap(o) for o in outs]
         cg = self.compiled
         if cg.ct_outputs and autograd.is_grad_enabled():  # (no backward: nothing to record)

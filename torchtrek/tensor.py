@@ -354,6 +354,8 @@ class Tensor:
                     "in-place ops on tensors that have a grad_fn are not supported yet")
             with autograd.no_grad():
                 result = self._inplace_value(compute)
+            if result._var is None and ctx is not None:  # b.copy_(a), a real: its value at call time
+                result = Tensor._symbolic(ctx.capture(result, result._type(), result._hint), ctx, False)
             if self._var is not None:
                 self._var = result._var
             else:

@@ -250,3 +250,81 @@ def test_zero_grad_keeping_tensors_traces_twice() -> None:
     for p, q in zip(ours.parameters(), theirs.parameters()):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=RTOL, atol=ATOL)
         np.testing.assert_allclose(p.grad.numpy(), q.grad.numpy(), rtol=RTOL, atol=ATOL)
+
+
+# ------------------------------------------------------------------ write-back of effects
+# A compiled step hands a parameter (or .grad) its new array instead of copying into the
+# old one when nobody else can see the old one; these check that whoever can, does.
+
+
+def _sgd_step(p: Any) -> Any:
+    @tt.compile
+    def step(x: Any) -> Any:
+        p.grad = None
+        loss = (x @ p).square().sum()
+        loss.backward()
+        with tt.no_grad():
+            p.sub_(0.01 * p.grad)
+        return loss
+
+    return step
+
+
+def _expected(p0: np.ndarray, x: np.ndarray, steps: int) -> np.ndarray:
+    w = torch.tensor(p0, requires_grad=True)
+    for _ in range(steps):
+        w.grad = None
+        (torch.tensor(x) @ w).square().sum().backward()
+        with torch.no_grad():
+            w -= 0.01 * w.grad
+    return w.detach().numpy()
+
+
+def test_views_and_numpy_aliases_of_a_parameter_see_each_update() -> None:
+    rng = np.random.default_rng(1)
+    p0 = rng.standard_normal((96, 80)).astype(np.float32)
+    x = rng.standard_normal((16, 96)).astype(np.float32)
+    p = tt.tensor(p0.copy(), requires_grad=True)
+    alias = p.detach().numpy()  # shares p's memory, as in torch
+    row = p.detach()[0]
+    step = _sgd_step(p)
+    for k in range(1, 4):
+        step(tt.tensor(x))
+        want = _expected(p0, x, k)
+        np.testing.assert_allclose(p.detach().numpy(), want, rtol=1e-4, atol=1e-5)
+        np.testing.assert_array_equal(alias, p.detach().numpy())
+        np.testing.assert_array_equal(row.numpy(), p.detach().numpy()[0])
+
+
+def test_parameter_and_grad_objects_keep_their_identity() -> None:
+    rng = np.random.default_rng(2)
+    p0 = rng.standard_normal((64, 48)).astype(np.float32)
+    x = rng.standard_normal((8, 64)).astype(np.float32)
+    p = tt.tensor(p0.copy(), requires_grad=True)
+    step = _sgd_step(p)
+    step(tt.tensor(x))
+    grad_obj = p.grad
+    for k in range(2, 5):
+        step(tt.tensor(x))
+        assert p.grad is grad_obj
+        np.testing.assert_allclose(p.detach().numpy(), _expected(p0, x, k), rtol=1e-4, atol=1e-5)
+    # a held .grad array (say, logged) keeps receiving the new gradients in place
+    held = p.grad.numpy()
+    step(tt.tensor(x))
+    np.testing.assert_array_equal(held, p.grad.numpy())
+
+
+def test_copy_between_parameters_does_not_share_memory() -> None:
+    a = tt.tensor(np.arange(12, dtype=np.float32).reshape(3, 4))
+    b = tt.zeros(3, 4)
+
+    @tt.compile
+    def sync(scale: Any) -> Any:
+        b.copy_(a)
+        a.mul_(scale)
+        return scale
+
+    sync(tt.tensor(2.0))
+    a.add_(1.0)
+    np.testing.assert_array_equal(b.numpy(), np.arange(12, dtype=np.float32).reshape(3, 4))
+    assert not np.shares_memory(a.numpy(), b.numpy())
