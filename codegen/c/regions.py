@@ -224,10 +224,31 @@ def fuse_pointwise_regions(graph: Graph, threshold: int) -> tuple[Graph, set[Var
     return dce(Graph(graph.name, graph.inputs, eqns, graph.outputs, graph.meta)), kernels
 
 
+# In a graph that gets kernels anyway (its shared object is built regardless), regions
+# down to this size get them too: a ctypes call (~3 us) beats NumPy's per-row overhead on
+# short rows (np.amax over [256,10] takes 26 us) and one call replaces a chain of them.
+SMALL_NUMEL = 256
+
+
+def _has_region(graph: Graph, threshold: int) -> bool:
+    """Does `graph` have a float pointwise or reduction of at least `threshold` elements?"""
+    for e in graph.eqns:
+        if e.op in REDUCE_OPS:
+            x = e.inputs[0] if e.inputs else None
+            if isinstance(x, Var) and _is_float(x) and x.type.numel >= threshold:
+                return True
+        elif (len(e.outputs) == 1 and get_op(e.op).is_pointwise and _is_float(e.outputs[0])
+              and e.outputs[0].type.numel >= threshold):
+            return True
+    return False
+
+
 def plan(graph: Graph, threshold: int | None = None) -> tuple[Graph, set[Var], set[Var]]:
     """The graph with its regions formed: (graph, pointwise kernel outputs, reduction
     kernel outputs)."""
     t = min_numel() if threshold is None else threshold
+    if t > SMALL_NUMEL and _has_region(graph, t):
+        t = SMALL_NUMEL
     graph, reductions = fuse_reductions(graph, t)
     graph, pointwise = fuse_pointwise_regions(graph, t)
     return graph, pointwise, reductions
