@@ -10,7 +10,7 @@ from .ir.dtypes import DType, result_type_of
 from .ir.graph import Literal
 from .ir.shapes import infer_reshape, normalize_dim, normalize_dims
 from .ir.symdims import is_symbolic
-from ._dispatch import Const, _tensor_cls, bind
+from ._dispatch import Const, _tensor_cls, bind, fast_binary
 
 __all__ = [
     "add", "sub", "mul", "div", "true_divide", "divide", "multiply", "subtract", "pow", "neg",
@@ -121,6 +121,8 @@ def cast(x: Any, dtype: DType) -> Any:
 
 
 def add(a: Any, b: Any, *, alpha: float | None = None) -> Any:
+    if alpha is None and (r := fast_binary("add", a, b)) is not None:
+        return r
     if alpha is not None and alpha != 1:
         b = mul(b, alpha)
     if isinstance(a, _tensor_cls()) and isinstance(b, _tensor_cls()) and a.dtype is dtypes.bool_ and b.dtype is dtypes.bool_:
@@ -129,6 +131,8 @@ def add(a: Any, b: Any, *, alpha: float | None = None) -> Any:
 
 
 def sub(a: Any, b: Any, *, alpha: float | None = None) -> Any:
+    if alpha is None and (r := fast_binary("sub", a, b)) is not None:
+        return r
     Tensor = _tensor_cls()
     if any(isinstance(x, Tensor) and x.dtype is dtypes.bool_ for x in (a, b)) and result_type(a, b) is dtypes.bool_:
         raise RuntimeError(
@@ -141,6 +145,8 @@ def sub(a: Any, b: Any, *, alpha: float | None = None) -> Any:
 
 
 def mul(a: Any, b: Any) -> Any:
+    if (r := fast_binary("mul", a, b)) is not None:
+        return r
     dtype = result_type(a, b)
     if dtype is dtypes.bool_:
         return logical_and(a, b)
@@ -148,6 +154,8 @@ def mul(a: Any, b: Any) -> Any:
 
 
 def div(a: Any, b: Any) -> Any:
+    if (r := fast_binary("div", a, b, True)) is not None:
+        return r
     return _binary("div", a, b, float_result=True)
 
 
