@@ -52,6 +52,10 @@ def bind(op: str, operands: Sequence[Any], attrs: dict[str, Any] | None = None,
          hint: str | None = None, loc: Any = None, grad_name: str | None = None) -> Any:
     """Apply `op` to tensors and Literals; returns a Tensor. `grad_name` names the eager
     tape node where torch's differs from the op's (MeanBackward0 for a mean's divide)."""
+    if not attrs and len(operands) == 1 and not _TRACE_STACK:
+        out = fast_unary(op, operands[0])
+        if out is not None:
+            return out
     attrs = attrs or {}
     ctx = current_trace()
     try:
@@ -204,6 +208,40 @@ def fast_binary(op: str, a: Any, b: Any, float_result: bool = False) -> Any:
     elif out is args[0] or out is args[1]:
         return None  # the formula returned an operand (x * 1): the general path aliases
     t = object.__new__(Tensor)
+    t._init(out, out_dtype)
+    return t
+
+
+def fast_unary(op: str, x: Any) -> Any:
+    """A pointwise op of one CPU tensor that needs no gradient, through its plan (as
+    fast_binary), or None for the general path."""
+    if (type(x) is not _TENSOR or x._var is not None or type(x._data) is not np.ndarray
+            or (autograd._grad_enabled and x.requires_grad)):
+        return None
+    key = (op, x._dtype, x._data.shape)
+    plan = _FAST.get(key)
+    if plan is None:
+        plan = _NO_PLAN
+        if get_op(op).is_pointwise:
+            try:
+                ekey = (op, (), ((x._data.shape, x._dtype),), (False,), "numpy")
+                cg = _EAGER.get(ekey)
+                if cg is None:
+                    cg = _EAGER[ekey] = _compile_single(op, [x], {}, [False], "numpy")
+                plan = (cg.forward_fn, cg.graph.outputs[0].dtype)
+            except Exception:  # (the general path raises it, with the user's line)
+                plan = _NO_PLAN
+        _FAST[key] = plan
+    if plan is _NO_PLAN:
+        return None
+    fn, out_dtype = plan
+    with np.errstate(all="ignore"):
+        out = fn(x._data)[0]
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)
+    elif out is x._data:
+        return None
+    t = object.__new__(_TENSOR)
     t._init(out, out_dtype)
     return t
 

@@ -79,3 +79,14 @@ def test_inside_a_trace_ops_are_recorded():
     x = tt.randn(5)
     np.testing.assert_allclose(f(x).numpy(), x.numpy() * 2 + 1, rtol=1e-6)
     assert "mul" in f.ir(x)
+
+
+@pytest.mark.parametrize("name", ["exp", "tanh", "neg", "relu", "sigmoid", "abs", "sqrt", "log"])
+@pytest.mark.parametrize("dtype", ["float32", "float64", "int64"])
+def test_unary_ops_match_torch(name, dtype):
+    a = (np.arange(-3, 5) * 0.7 + (0.5 if dtype != "int64" else 0)).astype(dtype)
+    for _ in range(2):
+        got = getattr(tt.tensor(a), name)()
+        want = getattr(torch.tensor(a), name)()
+        assert got.dtype.name == str(want.dtype).split(".")[1]
+        np.testing.assert_allclose(got.numpy(), want.numpy(), rtol=1e-6, equal_nan=True)
