@@ -199,8 +199,11 @@ def fast_binary(op: str, a: Any, b: Any, float_result: bool = False) -> Any:
         _FAST[key] = plan
     if plan is _NO_PLAN:
         return None
-    fn, scalar_dtypes, out_dtype = plan
-    args = [x._data if d is None else _scalar_array(x, d) for x, d in zip((a, b), scalar_dtypes)]
+    fn, out_dtype = plan
+    # a Python scalar goes in as it is: NumPy 2 treats it as weak, so it takes the
+    # tensor's dtype, as the 0-d array of the general path does (the plan requires the
+    # tensors to have the result's dtype)
+    args = (a._data if type(a) is Tensor else a, b._data if type(b) is Tensor else b)
     with np.errstate(all="ignore"):
         out = fn(*args)[0]
     if type(out) is not np.ndarray:
@@ -263,7 +266,7 @@ def _plan_binary(op: str, a: Any, b: Any, float_result: bool) -> Any:
         cg = _EAGER[key] = _compile_single(op, operands, {}, [False, False], "numpy")
     if cg.n_outputs != 1:
         return _NO_PLAN
-    return (cg.forward_fn, tuple(None if type(x) is Tensor else dtype for x in (a, b)), dtype)
+    return (cg.forward_fn, dtype)
 
 
 def _share_version(out: Any, operands: Sequence[Any]) -> None:
