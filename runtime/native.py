@@ -171,21 +171,29 @@ def build(source: str) -> Path:
 
 
 class OutputPool:
-    """One buffer per kernel: handed out again when only the pool still holds it (its
-    reference count says so), so a loop over a compiled function does not page-fault a
-    fresh output every call, and a result the caller keeps is never overwritten."""
+    """Two buffers per kernel output: one is handed out again when only the pool still
+    holds it (its reference count says so), so a loop over a compiled function does not
+    page-fault a fresh output every call, and a result the caller keeps is never
+    overwritten. Two, because `y = f(x)` in a loop keeps the previous result alive while
+    the next is computed; the one before that is free by then."""
 
     __slots__ = ("bufs",)
 
     def __init__(self, n: int) -> None:
-        self.bufs: list[np.ndarray | None] = [None] * n
+        self.bufs: list[np.ndarray | None] = [None] * (2 * n)
 
     def __call__(self, slot: int, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-        b = self.bufs[slot]
-        # references: the list, `b`, getrefcount's argument
-        if b is not None and sys.getrefcount(b) == 3:
-            return b
-        b = self.bufs[slot] = np.empty(shape, dtype)
+        bufs = self.bufs
+        i = 2 * slot
+        for j in (i, i + 1):
+            b = bufs[j]
+            # references: the list, `b`, getrefcount's argument
+            if b is not None and sys.getrefcount(b) == 3:
+                return b
+            del b
+        # both busy (or not made yet): a new buffer replaces the older one
+        bufs[i + 1] = bufs[i]
+        b = bufs[i] = np.empty(shape, dtype)
         return b
 
 

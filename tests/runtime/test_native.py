@@ -178,6 +178,28 @@ def test_output_pool_never_hands_out_a_held_buffer(hold):
     np.testing.assert_array_equal(kept, np.arange(6)[2:] if hold == "view" else np.arange(6))
 
 
+def test_output_pool_alternates_two_buffers_for_a_kept_previous_result():
+    pool = native.OutputPool(1)
+    y = pool(0, (8,), np.float32)  # `y = f(x)` in a loop: y holds the last result
+    first = y.ctypes.data
+    y = pool(0, (8,), np.float32)  # the first is still held while this one is made
+    second = y.ctypes.data
+    assert second != first
+    y = pool(0, (8,), np.float32)  # the first was dropped when y was rebound
+    assert y.ctypes.data == first
+    y = pool(0, (8,), np.float32)
+    assert y.ctypes.data == second
+    # all held: a third buffer, and none of the held ones changes
+    a = pool(0, (8,), np.float32)
+    a[:] = 1
+    b = pool(0, (8,), np.float32)
+    b[:] = 2
+    c = pool(0, (8,), np.float32)
+    c[:] = 3
+    assert len({a.ctypes.data, b.ctypes.data, c.ctypes.data}) == 3
+    assert a.tolist() == [1.0] * 8 and b.tolist() == [2.0] * 8
+
+
 @needs_cc
 def test_compiled_result_kept_by_the_caller_is_not_overwritten():
     f = tt.compile(scaled_exp, backend="c")
