@@ -178,6 +178,56 @@ def fold_constants(graph: Graph) -> Graph:
     return Graph(graph.name, graph.inputs, eqns, graph.outputs, graph.meta)
 
 
+def reduce_broadcasts(graph: Graph) -> Graph:
+    """A reduction over dimensions a broadcast made (from size 1) reads every value n
+    times: a sum is the value times n, a max or min the value itself. (The gradient of a
+    bias under a mean is sum(broadcast(g / n)) over the batch: g, with no pass over a
+    [batch, features] array.) Float dtypes only, n > 0 (a sum over nothing is 0)."""
+    from .builder import Builder
+    from .symdims import is_symbolic
+
+    producer = {o: e for e in graph.eqns for o in e.outputs}
+    eqns: list[Eqn] = []
+    subst: dict[Var, Atom] = {}
+    for e in graph.eqns:
+        src = producer.get(e.inputs[0]) if e.op in ("sum", "amax", "amin") and e.inputs else None
+        if src is None or src.op != "broadcast_to" or not isinstance(src.inputs[0], Var):
+            eqns.append(e)
+            continue
+        x, out = src.inputs[0], e.outputs[0]
+        big = src.outputs[0].shape
+        padded = (1,) * (len(big) - x.ndim) + tuple(x.shape)
+        dims = set(e.params["dims"])
+        made = {d for d in dims if padded[d] == 1}  # dims the broadcast made (or kept at 1)
+        count = 1
+        for d in made:
+            count *= big[d]
+        if (not made or not x.dtype.is_floating_point or out.dtype is not x.dtype
+                or not (is_symbolic(count) or count > 0) or 0 in padded):
+            eqns.append(e)
+            continue
+        b = Builder(e.loc)
+        y: Atom = x
+        if tuple(x.shape) != padded:
+            y = b.emit("reshape", [y], shape=padded, hint=x.hint)
+        if dims - made:  # x's own dims among them: reduce x itself (n times fewer values)
+            y = b.emit(e.op, [y], dims=tuple(sorted(dims - made)), keepdim=True, hint=out.hint)
+        kept = tuple(1 if d in dims else padded[d] for d in range(len(big)))
+        shape = kept if e.params["keepdim"] else tuple(n for d, n in enumerate(kept) if d not in dims)
+        if tuple(y.shape) != shape:
+            y = b.emit("reshape", [y], shape=shape, hint=x.hint)
+        if e.op == "sum" and count != 1:
+            y = b.emit("mul", [y, Literal(count if is_symbolic(count) else float(count), x.dtype)],
+                       hint=out.hint)
+        if tuple(y.shape) != tuple(out.shape):
+            y = b.emit("broadcast_to", [y], shape=out.shape, hint=out.hint)
+        eqns.extend(b.eqns)
+        subst[out] = y
+    if not subst:
+        return graph
+    return dce(_replace(graph, eqns, subst))
+
+
 def strip_detach(graph: Graph) -> Graph:
     """Drop `detach` (it only matters to autodiff): run after the backward is built."""
     subst = {e.outputs[0]: e.inputs[0] for e in graph.eqns if e.op == "detach"}
@@ -187,7 +237,7 @@ def strip_detach(graph: Graph) -> Graph:
 
 
 def optimize(graph: Graph) -> Graph:
-    for p in (fold_constants, fold, cse, dce):
+    for p in (fold_constants, fold, reduce_broadcasts, cse, dce):
         graph = p(graph)
         if DEBUG:
             verify(graph)

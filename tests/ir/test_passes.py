@@ -66,3 +66,50 @@ def test_verify_catches_use_before_definition_and_bad_types():
 def test_every_traced_graph_verifies():
     g = tt.trace(lambda x, w: tt.relu(x @ w).mean(1), tt.ones(2, 3), tt.ones(3, 4))
     verify(g)
+
+
+# ------------------------------------------------------------------ broadcast, then reduce
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from torchtrek.ir.passes import reduce_broadcasts  # noqa: E402
+
+
+def _reductions_of_broadcasts(g) -> int:
+    made = {o for e in g.eqns if e.op == "broadcast_to" for o in e.outputs}
+    return sum(e.op in ("sum", "amax", "amin") and e.inputs[0] in made for e in g.eqns)
+
+
+@pytest.mark.parametrize("name,f", [
+    ("sum_batch", lambda m, x: x.expand(6, 4).sum(0)),
+    ("sum_keepdim", lambda m, x: x.expand(6, 4).sum(0, keepdim=True)),
+    ("sum_all", lambda m, x: x.expand(3, 6, 4).sum()),
+    ("max_batch", lambda m, x: x.expand(6, 4).amax(0)),
+    ("min_inner", lambda m, x: x.reshape(4, 1).expand(4, 5).amin(1)),
+    ("sum_partial", lambda m, x: x.reshape(1, 4, 1).expand(3, 4, 2).sum(0)),
+    ("mean", lambda m, x: x.expand(6, 4).mean(0)),
+])
+def test_reductions_of_broadcasts_read_the_value_once(name, f):
+    x = np.linspace(-2, 3, 4).astype(np.float32)
+    g = tt.trace(lambda t: f(tt, t), tt.tensor(x))  # (trace optimizes)
+    assert _reductions_of_broadcasts(g) == 0
+    got = tt.compile(lambda t: f(tt, t), backend="numpy")(tt.tensor(x))
+    np.testing.assert_allclose(got.numpy(), f(torch, torch.tensor(x)).numpy(), rtol=1e-6)
+
+
+def test_the_bias_gradient_under_a_mean_reads_no_batch_array():
+    w = tt.randn(16, 8)
+    b = tt.randn(8, requires_grad=True)
+    c = tt.compile(lambda x: (x @ w + b).mean(), backend="numpy")
+    x = tt.randn(64, 16)
+    c(x).backward()
+    np.testing.assert_allclose(b.grad.numpy(), np.full(8, 1 / 8), rtol=1e-6)
+    assert "f32[64" not in c.ir(x, backward=True)
+
+
+def test_integer_and_empty_reductions_are_left_alone():
+    i = tt.trace(lambda t: t.expand(5, 3).sum(0), tt.tensor([1, 2, 3]))
+    assert _reductions_of_broadcasts(i) == 1  # int sums become int64: not rewritten
+    e = tt.trace(lambda t: t.expand(0, 3).sum(0), tt.ones(3))
+    assert reduce_broadcasts(e).eqns  # a sum over nothing stays (0, not 0 * inf)
+    assert _reductions_of_broadcasts(e) == 1
