@@ -138,7 +138,8 @@ def cmd_aot(a: argparse.Namespace) -> int:
     fn = load_function(a.target)
     args = build_args(fn, a.arg)
     path = _run_user(a.target, lambda: tt.export(fn, *args, target=a.target_backend, grad=a.grad,
-                                                 out=a.output, params_as_args=a.params_as_args))
+                                                 out=a.output, params_as_args=a.params_as_args,
+                                                 dynamic=a.dynamic))
     print(f"wrote {path} and {Path(a.output) / 'manifest.json'}")
     return 0
 
@@ -241,6 +242,8 @@ def make_parser() -> argparse.ArgumentParser:
     s.add_argument("--grad", action="store_true", help="also export backward and value_and_grad")
     s.add_argument("--params-as-args", action="store_true",
                    help="take captured tensors as arguments instead of params.npz")
+    s.add_argument("--dynamic", action="store_true",
+                   help="a module for any size of the arguments' dimensions (NumPy target)")
     s.add_argument("-o", "--output", default="torchtrek_export", help="output folder")
     s.set_defaults(func=cmd_aot)
 

@@ -28,18 +28,27 @@ _RESERVED = frozenset({"params", "load_params", "forward", "backward", "value_an
 def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
            grad: bool = False, out: str | Path = "torchtrek_export",
            name: str | None = None, params_as_args: bool = False,
-           wrt: Sequence[str] | None = None) -> Path:
+           wrt: Sequence[str] | None = None, dynamic: bool = False) -> Path:
     """Trace `fn` on the example arguments and write standalone source to `out`.
     Returns the path of the generated module.
 
     With grad=True, `backward` and `value_and_grad` return gradients with respect to the
     inputs named in `wrt`; by default the parameters (tensors `fn` reads from outside)
-    that are floating point when there are any, else every floating-point argument."""
+    that are floating point when there are any, else every floating-point argument.
+
+    With dynamic=True the module serves any size of the arguments' dimensions (all of
+    them, else the leading ones), like tt.compile(dynamic=True); NumPy target only."""
     from .compiler import trace_function
 
     if target not in ("numpy", "cuda"):
         raise ValueError(f"unknown export target {target!r} (expected 'numpy' or 'cuda')")
-    ctx, atoms, _, tensor_pos = trace_function(fn, example_args, {})
+    if dynamic and target != "numpy":
+        raise NotImplementedError("export(dynamic=True) writes NumPy modules only; the CUDA "
+                                  "target prints sizes into its kernels")
+    if dynamic:
+        ctx, atoms, _, tensor_pos = _trace_dynamic(fn, example_args)
+    else:
+        ctx, atoms, _, tensor_pos = trace_function(fn, example_args, {})
     graph = ctx.graph(atoms)
     name = _identifier(name or graph.name)
     graph.name = name
@@ -63,10 +72,12 @@ def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
         raise ValueError("export(grad=True): no output depends on a floating-point input")
 
     fwd_graph = cg.forward_graph
+    n_args = len(tensor_pos)
     names = value_names(fwd_graph, reserved=_RESERVED)
     in_vars = cg.graph.inputs
-    n_args = len(tensor_pos)
     arg_names = [names[v] for v in in_vars[:n_args]]
+    # sizes the (shape-generic) backward cannot read from its own inputs, from the args
+    size_kwargs = [f"{s}={arg_names[i]}.shape[{d}]" for s, i, d in cg._size_args]
     param_vars = in_vars[n_args:]
     hints = [v.hint for v in param_vars]
     param_keys = [h if hints.count(h) == 1 else names[v] for h, v in zip(hints, param_vars)]
@@ -98,7 +109,7 @@ def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
         params=list(zip(param_keys, param_codes, [str(v.type) for v in param_vars])),
         param_tuple="".join(f'"{k}", ' for k in param_keys).rstrip(" ")
         if len(param_keys) == 1 else ", ".join(f'"{k}"' for k in param_keys),
-        params_file=PARAMS_FILE, n_outputs=len(outs),
+        params_file=PARAMS_FILE, n_outputs=len(outs), size_kwargs=size_kwargs,
         forward_impl=render_function(fwd_graph, "_forward"),
         backward_impl=render_function(cg.backward_graph, "_backward") if cg.ct_outputs else "",
     )
@@ -117,13 +128,37 @@ def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
         "ir_sha256": hashlib.sha256(str(cg.graph).encode()).hexdigest(),
         "functions": ["forward"] + (["backward"] if cg.ct_outputs else [])
         + (["value_and_grad"] if scalar_out else []),
-        "inputs": [{"name": v.hint, "shape": list(v.shape), "dtype": v.dtype.name,
+        "inputs": [{"name": v.hint, "shape": _json_shape(v.shape), "dtype": v.dtype.name,
                     "kind": "param" if i >= n_args else "arg"} for i, v in enumerate(in_vars)],
-        "outputs": [{"shape": list(o.shape), "dtype": o.dtype.name} for o in outs],
+        "outputs": [{"shape": _json_shape(o.shape), "dtype": o.dtype.name} for o in outs],
         "params_file": PARAMS_FILE if param_keys else None,
     }
     (folder / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n")
     return module_path
+
+
+def _json_shape(shape: Sequence[Any]) -> list[Any]:
+    """Sizes for the manifest: ints, and symbolic ones as their names ("s0", "784*s0")."""
+    return [d if isinstance(d, int) else str(d) for d in shape]
+
+
+def _trace_dynamic(fn: Callable[..., Any], args: Sequence[Any]) -> Any:
+    """Trace with every argument dimension symbolic, else the leading ones."""
+    from . import dynamic
+    from .compiler import _arg_key, trace_function
+
+    key = (tuple(map(_arg_key, args)), (), True, False, ())
+    errors = []
+    for dims in (dynamic.all_dims(key), dynamic.leading_dims(key)):
+        pattern = dynamic.SizePattern(key, dims)
+        if not pattern:
+            continue
+        try:
+            return trace_function(fn, args, {}, types=pattern.types(args))
+        except Exception as exc:  # (as tt.compile does, try fewer symbolic sizes)
+            errors.append(f"{type(exc).__name__}: {exc}")
+    raise ValueError("export(dynamic=True): the function needs concrete sizes (" + "; ".join(errors)
+                     + "); export it without dynamic=True, once per size")
 
 
 def _export_cuda(graph: Any, mask: list[bool], inputs: list[Any], tensor_pos: list[int],

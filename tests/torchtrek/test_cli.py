@@ -272,6 +272,8 @@ def runs(work: Path, good_ir: str) -> dict[str, Result]:
         "aot grad": (run_cli, "aot", "model.py:loss", *ARGS, "--grad", "-o", "aot_out"),
         "aot params-as-args": (run_cli, "aot", str(work / "model.py") + ":loss", *ARGS, "--grad",
                                "--params-as-args", "-o", str(work / "aot_args")),
+        "aot dynamic": (run_cli, "aot", "model.py:loss", *ARGS, "--grad", "--dynamic", "-o",
+                        "aot_dyn"),
         "ir backward": (run_cli, "ir", "model.py:loss", *ARGS, "--backward"),
         "ir dot": (run_cli, "ir", "model.py:loss", *ARGS, "--format", "dot"),
         "explain seed": (run_cli, "explain", "model.py:seed", "--arg", "x=f32[]"),
@@ -329,6 +331,23 @@ def test_aot_params_as_args(work: Path, runs: dict[str, Result]) -> None:
     np.testing.assert_allclose(value, t_value.item(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(grads["W"], t_gw.numpy(), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(grads["V"], t_gv.numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_aot_dynamic_serves_every_batch_size(work: Path, runs: dict[str, Result]) -> None:
+    ok(runs["aot dynamic"])
+    out = work / "aot_dyn"
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["inputs"][0]["shape"] == ["s0", "s1"] or manifest["inputs"][0]["shape"] == ["s0", 3]
+    m = import_file(out / "loss.py", "cli_aot_loss_dynamic")
+    assert "s0 = x.shape[0]" in (out / "loss.py").read_text()
+    for b in (1, 4, 9):
+        x = np.random.default_rng(b).standard_normal((b, 3)).astype(np.float32)
+        y = np.random.default_rng(b + 1).standard_normal((b, 2)).astype(np.float32)
+        value, grads = m.value_and_grad(x, y)
+        t_value, t_gw, t_gv = torch_loss(x, y)
+        np.testing.assert_allclose(value, t_value.item(), rtol=1e-5, atol=1e-6)
+        np.testing.assert_allclose(grads["W"], t_gw.numpy(), rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(grads["V"], t_gv.numpy(), rtol=1e-4, atol=1e-6)
 
 
 # ---------------------------------------------------------------- ir / explain / codegen
