@@ -117,6 +117,14 @@ def ln_grad_np(x: np.ndarray, g: np.ndarray, eps: float = 1e-5) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ workloads
+def w3_step(p1: Any, p2: Any) -> Callable[..., Any]:
+    """W3's step (fwd, bwd, SGD) over parameters p1, p2: the same text as the fresh
+    processes of the latency runs execute (_W3_STEP, below)."""
+    ns: dict[str, Any] = {"tt": tt, "TF": TF, "np": np}
+    exec(_W3_STEP, ns)
+    return ns["make_step"](p1, p2)
+
+
 def run(quick: bool, with_compile: bool) -> list[Row]:
     rng = np.random.default_rng(0)
     n = 1 << (16 if quick else 22)
@@ -259,17 +267,7 @@ def run(quick: bool, with_compile: bool) -> list[Row]:
     impls = {}
     for be in ("c", "numpy"):
         p1, p2 = tt.tensor(w1, requires_grad=True), tt.tensor(w2, requires_grad=True)
-
-        def step(x, y, p1=p1, p2=p2):
-            p1.grad = None
-            p2.grad = None
-            loss = TF.cross_entropy(tt.relu(x @ p1) @ p2, y)
-            loss.backward()
-            with tt.no_grad():
-                p1.sub_(0.01 * p1.grad)
-                p2.sub_(0.01 * p2.grad)
-            return loss
-
+        step = w3_step(p1, p2)
         cstep = tt.compile(step, backend=be)
         impls[f"tt {be}"] = lambda cstep=cstep: cstep(txb, tyb)
         if be == "numpy":
@@ -399,40 +397,8 @@ def run(quick: bool, with_compile: bool) -> list[Row]:
 # ------------------------------------------------------------------ compile latency
 # W3's step again, standalone: the fresh process must not import this module (torch and jax
 # would dominate its start-up), so the step is spelled out here.
-_W3_SCRIPT = """
-import time, numpy as np
-t0 = time.perf_counter()
-import torchtrek as tt
-import torchtrek.nn.functional as TF
-t_import = time.perf_counter() - t0
-rng = np.random.default_rng(0)
-p1 = tt.tensor((rng.standard_normal((784, 256)) * 0.05).astype(np.float32), requires_grad=True)
-p2 = tt.tensor((rng.standard_normal((256, 10)) * 0.05).astype(np.float32), requires_grad=True)
-x = tt.tensor(rng.standard_normal((256, 784)).astype(np.float32))
-y = tt.tensor(rng.integers(0, 10, 256))
-@tt.compile(backend="{backend}")
-def step(x, y):
-    p1.grad = None
-    p2.grad = None
-    loss = TF.cross_entropy(tt.relu(x @ p1) @ p2, y)
-    loss.backward()
-    with tt.no_grad():
-        p1.sub_(0.01 * p1.grad)
-        p2.sub_(0.01 * p2.grad)
-    return loss
-t0 = time.perf_counter()
-step(x, y)
-print(time.perf_counter() - t0)
-"""
-
-
-_NEW_SIZE_SCRIPT = """
-import time, numpy as np, torchtrek as tt, torchtrek.nn.functional as TF
-rng = np.random.default_rng(0)
-def make(dynamic):
-    p1 = tt.tensor((rng.standard_normal((784, 256)) * 0.05).astype(np.float32), requires_grad=True)
-    p2 = tt.tensor((rng.standard_normal((256, 10)) * 0.05).astype(np.float32), requires_grad=True)
-    @tt.compile(backend="{backend}", dynamic=dynamic)
+_W3_STEP = """
+def make_step(p1, p2):
     def step(x, y):
         p1.grad = None
         p2.grad = None
@@ -443,11 +409,35 @@ def make(dynamic):
             p2.sub_(0.01 * p2.grad)
         return loss
     return step
+def params():
+    return (tt.tensor((rng.standard_normal((784, 256)) * 0.05).astype(np.float32), requires_grad=True),
+            tt.tensor((rng.standard_normal((256, 10)) * 0.05).astype(np.float32), requires_grad=True))
 def batch(b):
     return (tt.tensor(rng.standard_normal((b, 784)).astype(np.float32)),
             tt.tensor(rng.integers(0, 10, b)))
+"""
+
+_W3_SCRIPT = """
+import time, numpy as np
+t0 = time.perf_counter()
+import torchtrek as tt
+import torchtrek.nn.functional as TF
+t_import = time.perf_counter() - t0
+rng = np.random.default_rng(0)
+""" + _W3_STEP + """
+step = tt.compile(make_step(*params()), backend="{backend}")
+x, y = batch(256)
+t0 = time.perf_counter()
+step(x, y)
+print(time.perf_counter() - t0)
+"""
+
+_NEW_SIZE_SCRIPT = """
+import time, numpy as np, torchtrek as tt, torchtrek.nn.functional as TF
+rng = np.random.default_rng(0)
+""" + _W3_STEP + """
 for dynamic in (False, True):
-    step = make(dynamic)
+    step = tt.compile(make_step(*params()), backend="{backend}", dynamic=dynamic)
     step(*batch(256))
     step(*batch(255))  # (automatic dynamic would start here; the timed sizes are new)
     firsts = []
@@ -465,29 +455,27 @@ for dynamic in (False, True):
 """
 
 
-def new_size_latency(backend: str) -> list[tuple[float, float]]:
-    """W3's first call at a new batch size (median of four sizes) and a later call's time,
-    specialized per size (dynamic=False) and shape-generic (dynamic=True); fresh caches."""
+def _fresh_processes(script: str, backend: str, runs: int = 1) -> list[list[str]]:
+    """stdout lines of `script` run in fresh processes sharing one new cache folder."""
     with tempfile.TemporaryDirectory(prefix="torchtrek-bench-cache-") as d:
         env = dict(os.environ, TORCHTREK_CACHE_DIR=d)
         env.pop("TORCHTREK_VERIFY", None)
-        p = subprocess.run([sys.executable, "-c", _NEW_SIZE_SCRIPT.replace("{backend}", backend)],
-                           capture_output=True, text=True, env=env, check=True)
-        lines = p.stdout.strip().splitlines()[-2:]
-        return [(float(a), float(b)) for a, b in (ln.split() for ln in lines)]
+        return [subprocess.run([sys.executable, "-c", script.replace("{backend}", backend)],
+                               capture_output=True, text=True, env=env, check=True
+                               ).stdout.strip().splitlines() for _ in range(runs)]
+
+
+def new_size_latency(backend: str) -> list[tuple[float, float]]:
+    """W3's first call at a new batch size (median of four sizes) and a later call's time,
+    specialized per size (dynamic=False) and shape-generic (dynamic=True); fresh caches."""
+    (lines,) = _fresh_processes(_NEW_SIZE_SCRIPT, backend)
+    return [(float(a), float(b)) for a, b in (ln.split() for ln in lines[-2:])]
 
 
 def compile_latency(backend: str) -> tuple[float, float]:
     """W3's first call in a fresh process: with an empty cache, then with a warm one."""
-    with tempfile.TemporaryDirectory(prefix="torchtrek-bench-cache-") as d:
-        env = dict(os.environ, TORCHTREK_CACHE_DIR=d)
-        env.pop("TORCHTREK_VERIFY", None)
-        out = []
-        for _ in range(2):
-            p = subprocess.run([sys.executable, "-c", _W3_SCRIPT.replace("{backend}", backend)],
-                               capture_output=True, text=True, env=env, check=True)
-            out.append(float(p.stdout.strip().splitlines()[-1]))
-        return out[0], out[1]
+    cold, warm = _fresh_processes(_W3_SCRIPT, backend, runs=2)
+    return float(cold[-1]), float(warm[-1])
 
 
 # ------------------------------------------------------------------ report
