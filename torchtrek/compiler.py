@@ -229,6 +229,7 @@ class _Entry:
         output or another tensor's). Saves a copy per parameter and .grad per step."""
         old = t._data
         if (type(old) is not np.ndarray or type(new) is not np.ndarray or new.base is not None
+                or old.base is not None  # t views another array: that one must see the update
                 or id(new) in taken or new.dtype != old.dtype or new.shape != old.shape
                 or not new.flags.c_contiguous or sys.getrefcount(old) > 3):
             return False  # (3: t._data, `old`, getrefcount's argument)
@@ -264,7 +265,13 @@ class _Entry:
         outs = all_outs[: self.n_user]
         if len(all_outs) > self.n_user:
             # (ids only: a list of the arrays would hold them and defeat _adopt's check)
+            # (and what the backward saved or an output views: they must keep their values)
             taken = {id(t._data) for t in inputs} | {id(o) for o in outs}
+            for a in list(outs) + list(residuals):
+                if isinstance(a, np.ndarray):
+                    taken.add(id(a))
+                    if a.base is not None:
+                        taken.add(id(a.base))
             self._apply_effects(args, captured, all_outs[self.n_user:], taken)
         results = [Tensor._wrap(o) for o in outs]
         cg = self.compiled
@@ -445,14 +452,19 @@ class CompiledFunction:
         self._modules: list[Any] | None = None
         self._last_key: Any = None
         self.trace_count = 0
-        # shape-generic entries (see torchtrek/dynamic.py): True, False, or None = automatic
-        self.dynamic: bool | None = options.get("dynamic")
+        # shape-generic entries (see torchtrek/dynamic.py): True; "auto" (after a size
+        # changes once); None/False: specialize per size. Not automatic by default: a
+        # Python `==` on a symbolic size answers structurally instead of being guarded
+        self.dynamic: bool | str | None = options.get("dynamic")
         self._dynamic: list[_DynamicEntry] = []
         self._dynamic_failed: set[Any] = set()
         functools.update_wrapper(self, fn, updated=())
 
     def _key(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool) -> Any:
-        kw = tuple((k, _arg_key(v)) for k, v in sorted(kwargs.items())) if kwargs else ()
+        # a keyword tensor is traced as the tensor it is (read again at every call): a
+        # different one is a new signature
+        kw = tuple((k, ("id", id(v), _arg_key(v)) if isinstance(v, Tensor) else _arg_key(v))
+                   for k, v in sorted(kwargs.items())) if kwargs else ()
         return (tuple(map(_arg_key, args)), kw, autograd.is_grad_enabled(), force_grad,
                 self._modes())
 
@@ -466,7 +478,7 @@ class CompiledFunction:
     def _entry(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool = False) -> _Entry:
         key = self._key(args, kwargs, force_grad)
         entry = self._cache.get(key)
-        if (entry is None or not entry.valid(args)) and self.dynamic is not False:
+        if (entry is None or not entry.valid(args)) and self.dynamic:
             found = self._dynamic_entry(args, kwargs, force_grad, key)
             if found is not None:
                 self._cache[key] = found  # this size again: found at once
@@ -488,10 +500,10 @@ class CompiledFunction:
             entry = d.lookup(args, key)
             if entry is not None:
                 return entry
-        if self.dynamic:
+        if self.dynamic is True:
             # every size, else the leading (batch) ones: x @ w needs x's last size fixed
             attempts = [dynamic.all_dims(key), dynamic.leading_dims(key)]
-        elif self._last_key is not None:
+        elif self.dynamic == "auto" and self._last_key is not None:
             attempts = [dynamic.changed_dims(self._last_key, key)]
         else:
             return None

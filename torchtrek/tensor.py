@@ -558,6 +558,19 @@ class Tensor:
     def __mul__(self, o: Any) -> "Tensor":
         return F.mul(self, o)
 
+    # x += y is in place, as in torch (aliases and views see it; autograd checks apply)
+    def __iadd__(self, o: Any) -> "Tensor":
+        return self.add_(o)
+
+    def __isub__(self, o: Any) -> "Tensor":
+        return self.sub_(o)
+
+    def __imul__(self, o: Any) -> "Tensor":
+        return self.mul_(o)
+
+    def __itruediv__(self, o: Any) -> "Tensor":
+        return self.div_(o)
+
     def __rmul__(self, o: Any) -> "Tensor":
         return F.mul(o, self)
 

@@ -58,7 +58,7 @@ def test_training_step_is_traced_once_for_every_batch_size(backend):
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_automatic_dynamic_after_a_size_changes_once(backend):
-    c = tt.compile(lambda x: (x.tanh() * 2).sum(-1), backend=backend)
+    c = tt.compile(lambda x: (x.tanh() * 2).sum(-1), backend=backend, dynamic="auto")
     for b in (3, 4, 7, 100):
         x = rng.standard_normal((b, 6)).astype(np.float32)
         np.testing.assert_allclose(c(tt.tensor(x)).numpy(), (np.tanh(x) * 2).sum(-1), rtol=1e-5)
