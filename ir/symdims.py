@@ -78,6 +78,16 @@ def sources(graph: Graph) -> dict[sympy.Symbol, tuple[int, int]]:
     return found
 
 
+def printable(x: Any) -> bool:
+    """Is `x` (a value, a size expression, or a tuple of them) plain arithmetic that the
+    generated Python prints as it is? floor(s0/2) and Mod(1, s0) are not."""
+    if isinstance(x, sympy.Basic):
+        return not x.atoms(sympy.Function)
+    if type(x) is tuple:
+        return all(printable(y) for y in x)
+    return True
+
+
 def plain(x: Any) -> Any:
     """sympy numbers (a size that came out constant, s0 - s0 + 1) as Python ones, so
     they print, hash and compare like the sizes of an ordinary graph."""

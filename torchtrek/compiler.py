@@ -538,6 +538,12 @@ class CompiledFunction:
                 for n in v.type.shape:
                     if symdims.is_symbolic(n) and not n.is_polynomial():
                         raise TypeError(f"size {n} of {v.hint} is not a polynomial in the sizes")
+            # what the code prints must be Python arithmetic: no floor(s0/2), Mod(1, s0)
+            for e in d.eqns:
+                for x in [a.value for a in e.inputs if isinstance(a, Literal)] + [
+                        val for k, val in e.attrs if k != "expr"]:
+                    if not symdims.printable(x):
+                        raise TypeError(f"{e.op}: {x} is not plain arithmetic of the sizes")
         return _DynamicEntry(pattern, generic, self.cpu_backend)
 
     def _entry_for(self, args: Sequence[Any], kwargs: dict[str, Any], backward: bool) -> _Entry:

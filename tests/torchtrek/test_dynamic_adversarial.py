@@ -449,12 +449,6 @@ def test_size_comparisons_sympy_cannot_decide_specialize_correctly():
 
 
 # ---------------------------------------------------------------- bugs: sizes printed as sympy functions
-@pytest.mark.xfail(strict=True, raises=NameError, reason=(
-    "BUG: x.roll(1, 0) on a symbolic batch puts shifts=(Mod(1, s0),) into the graph; "
-    "the NumPy generator prints it as `np.roll(x, (Mod(1, s0),), ...)`, which raises "
-    "NameError: name 'Mod' is not defined at the first call (cold disk cache). "
-    "codegen/numpy/generator.py emit_eqn/_attr_text print sympy attrs with repr/str; the "
-    "IR printer's text does not parse back either (IRParseError: bad attribute value)"))
 def test_roll_along_the_dynamic_dimension_numpy(monkeypatch, tmp_path):
     monkeypatch.setenv("TORCHTREK_CACHE_DIR", str(tmp_path))
     c = tt.compile(lambda x: x.roll(1, 0), dynamic=True, backend="numpy")
@@ -463,11 +457,6 @@ def test_roll_along_the_dynamic_dimension_numpy(monkeypatch, tmp_path):
         _close(c(tt.tensor(x)).numpy(), np.roll(x, 1, 0))
 
 
-@pytest.mark.xfail(strict=True, raises=NameError, reason=(
-    "BUG: `x * (x.shape[0] // 2)` / `x * (x.shape[0] % 3)` make literals floor(s0/2) / "
-    "Mod(s0, 3); codegen/numpy/generator.py _literal prints them as `(floor(s0/2))` / "
-    "`(Mod(s0, 3))`, NameError at run time (cold disk cache). The polynomial check in "
-    "compiler.py _build_dynamic only looks at shapes, not at literals or attrs"))
 def test_floor_division_and_modulo_of_a_size_numpy(monkeypatch, tmp_path):
     monkeypatch.setenv("TORCHTREK_CACHE_DIR", str(tmp_path))
     c = tt.compile(lambda x: x * (x.shape[0] // 2) + x * (x.shape[0] % 3), dynamic=True, backend="numpy")
