@@ -135,11 +135,7 @@ def _eager(op: str, operands: Sequence[Any], attrs: dict[str, Any],
             arrays.append(o._data)
             key_parts.append((o._data.shape, o._dtype))
             wrt.append(grad_on and o.requires_grad)
-    frozen = freeze_attrs(attrs) if attrs else ()
-    key = (op, frozen, tuple(key_parts), tuple(wrt), backend)
-    cg = _EAGER.get(key)
-    if cg is None:
-        cg = _EAGER[key] = _compile_single(op, operands, attrs, wrt, backend)
+    cg = _single(op, operands, attrs, key_parts, wrt, backend)
     outs, residuals = cg.run(arrays)
     out = Tensor._wrap(outs[0])
     _share_version(out, operands)
@@ -190,29 +186,11 @@ def fast_binary(op: str, a: Any, b: Any, float_result: bool = False) -> Any:
     key = (op, float_result, parts[0], parts[1], _F._default_dtype)
     plan = _FAST.get(key)
     if plan is None:
-        try:
-            plan = _plan_binary(op, a, b, float_result)
-        except Exception:  # (shapes that do not broadcast: the general path says so, with the line)
-            plan = _NO_PLAN
-        if len(_FAST) > 4096:
-            _FAST.clear()
-        _FAST[key] = plan
-    if plan is _NO_PLAN:
-        return None
-    fn, out_dtype = plan
+        plan = _remember(key, _plan_binary, op, a, b, float_result)
     # a Python scalar goes in as it is: NumPy 2 treats it as weak, so it takes the
     # tensor's dtype, as the 0-d array of the general path does (the plan requires the
     # tensors to have the result's dtype)
-    args = (a._data if type(a) is Tensor else a, b._data if type(b) is Tensor else b)
-    with np.errstate(all="ignore"):
-        out = fn(*args)[0]
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)  # (NumPy gives 0-d results as scalars)
-    elif out is args[0] or out is args[1]:
-        return None  # the formula returned an operand (x * 1): the general path aliases
-    t = object.__new__(Tensor)
-    t._init(out, out_dtype)
-    return t
+    return _run_plan(plan, a._data if type(a) is Tensor else a, b._data if type(b) is Tensor else b)
 
 
 def fast_unary(op: str, x: Any) -> Any:
@@ -224,49 +202,71 @@ def fast_unary(op: str, x: Any) -> Any:
     key = (op, x._dtype, x._data.shape)
     plan = _FAST.get(key)
     if plan is None:
+        plan = _remember(key, _plan_unary, op, x)
+    return _run_plan(plan, x._data)
+
+
+def _remember(key: tuple, make: Any, *args: Any) -> Any:
+    """The plan `make(*args)` gives, kept under `key`; any error means no plan (the
+    general path raises it again, with the user's line)."""
+    try:
+        plan = make(*args)
+    except Exception:
         plan = _NO_PLAN
-        if get_op(op).is_pointwise:
-            try:
-                ekey = (op, (), ((x._data.shape, x._dtype),), (False,), "numpy")
-                cg = _EAGER.get(ekey)
-                if cg is None:
-                    cg = _EAGER[ekey] = _compile_single(op, [x], {}, [False], "numpy")
-                plan = (cg.forward_fn, cg.graph.outputs[0].dtype)
-            except Exception:  # (the general path raises it, with the user's line)
-                plan = _NO_PLAN
-        _FAST[key] = plan
+    if len(_FAST) > 4096:
+        _FAST.clear()
+    _FAST[key] = plan
+    return plan
+
+
+def _run_plan(plan: Any, *args: Any) -> Any:
+    """A new tensor from the plan's generated function on `args`, or None (no plan, or
+    the formula returned an operand itself, x * 1, which the general path aliases)."""
     if plan is _NO_PLAN:
         return None
     fn, out_dtype = plan
     with np.errstate(all="ignore"):
-        out = fn(x._data)[0]
+        out = fn(*args)[0]
     if type(out) is not np.ndarray:
-        out = np.asarray(out)
-    elif out is x._data:
+        out = np.asarray(out)  # (NumPy gives 0-d results as scalars)
+    elif out is args[0] or out is args[-1]:  # (one or two operands)
         return None
     t = object.__new__(_TENSOR)
     t._init(out, out_dtype)
     return t
 
 
-def _plan_binary(op: str, a: Any, b: Any, float_result: bool) -> Any:
-    from .functional import result_type
+def _plan_unary(op: str, x: Any) -> Any:
+    if not get_op(op).is_pointwise:
+        return _NO_PLAN
+    cg = _single(op, [x], {}, [(x._data.shape, x._dtype)], [False], "numpy")
+    return (cg.forward_fn, cg.graph.outputs[0].dtype)
 
-    Tensor = _tensor_cls()
-    dtype = result_type(a, b)
+
+def _plan_binary(op: str, a: Any, b: Any, float_result: bool) -> Any:
+    Tensor = _TENSOR
+    dtype = _F.result_type(a, b)
     if float_result and not dtype.is_floating_point:
         return _NO_PLAN
     if not dtype.is_floating_point or any(type(x) is Tensor and x._dtype is not dtype for x in (a, b)):
         return _NO_PLAN  # bool results take other ops; a cast is a second op
     operands = [x if type(x) is Tensor else Literal(float(x), dtype) for x in (a, b)]
     key_parts = [(x._data.shape, x._dtype) if type(x) is Tensor else dtype for x in (a, b)]
-    key = (op, (), tuple(key_parts), (False, False), "numpy")
-    cg = _EAGER.get(key)
-    if cg is None:
-        cg = _EAGER[key] = _compile_single(op, operands, {}, [False, False], "numpy")
+    cg = _single(op, operands, {}, key_parts, [False, False], "numpy")
     if cg.n_outputs != 1:
         return _NO_PLAN
     return (cg.forward_fn, dtype)
+
+
+def _single(op: str, operands: Sequence[Any], attrs: dict[str, Any], key_parts: Sequence[Any],
+            wrt: Sequence[bool], backend: str) -> CompiledGraph:
+    """The compiled graph of one eager op, made once per key: the op, its attributes,
+    each operand's (shape, dtype) (or a scalar's dtype, or a Const), what is differentiated."""
+    key = (op, freeze_attrs(attrs) if attrs else (), tuple(key_parts), tuple(wrt), backend)
+    cg = _EAGER.get(key)
+    if cg is None:
+        cg = _EAGER[key] = _compile_single(op, operands, attrs, wrt, backend)
+    return cg
 
 
 def _share_version(out: Any, operands: Sequence[Any]) -> None:
