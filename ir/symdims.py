@@ -78,14 +78,27 @@ def sources(graph: Graph) -> dict[sympy.Symbol, tuple[int, int]]:
     return found
 
 
-def printable(x: Any) -> bool:
-    """Is `x` (a value, a size expression, or a tuple of them) plain arithmetic that the
-    generated Python prints as it is? floor(s0/2) and Mod(1, s0) are not."""
+def _printable(x: Any) -> bool:
     if isinstance(x, sympy.Basic):
         return not x.atoms(sympy.Function)
     if type(x) is tuple:
-        return all(printable(y) for y in x)
+        return all(_printable(y) for y in x)
     return True
+
+
+def check_printable(graph: Graph) -> None:
+    """TypeError unless every symbolic size of `graph` is a polynomial and every size-made
+    literal or attribute plain arithmetic, which generated code prints as it is
+    (floor(s0/2), Mod(1, s0) of x.shape[0] // 2 or a roll along s0 are not)."""
+    for v in graph.vars_defined():
+        for n in v.type.shape:
+            if is_symbolic(n) and not n.is_polynomial():
+                raise TypeError(f"size {n} of {v.hint} is not a polynomial in the sizes")
+    for e in graph.eqns:
+        for x in [a.value for a in e.inputs if isinstance(a, Literal)] + [
+                val for k, val in e.attrs if k != "expr"]:
+            if not _printable(x):
+                raise TypeError(f"{e.op}: {x} is not plain arithmetic of the sizes")
 
 
 def plain(x: Any) -> Any:

@@ -22,7 +22,7 @@ from ...ir.graph import Atom, Eqn, Graph, Literal, Var
 from ...ir.opdef import get_op
 from ...ir.printer import value_names
 from ...ir.shapes import broadcast_shapes
-from ...ir.symdims import free_sizes, is_symbolic, numel_hint, sources
+from ...ir.symdims import check_printable, free_sizes, is_symbolic, numel_hint, sources
 from .inplace import REG, Call, lower
 from .memory import plan as plan_memory
 from .printer import print_expr
@@ -176,6 +176,8 @@ def render_function(graph: Graph, fn_name: str | None = None,
 
     body: list[str] = []
     sizes = free_sizes(graph)
+    if sizes:
+        check_printable(graph)
     where = sources(graph)
     # a shape-generic graph reads its sizes from its inputs; those no input has (the
     # backward of a reshape, say) are keyword arguments

@@ -224,5 +224,7 @@ def test_export_dynamic_writes_a_module_for_every_batch_size(tmp_path):
 def test_export_dynamic_says_when_sizes_must_be_concrete(tmp_path):
     with pytest.raises(ValueError, match="needs concrete sizes"):
         tt.export(lambda x: x * len(x), tt.randn(4), out=tmp_path / "n", dynamic=True)
+    with pytest.raises(TypeError, match="not plain arithmetic of the sizes"):
+        tt.export(lambda x: x.roll(1, 0), tt.randn(4, 2), out=tmp_path / "r", dynamic=True)
     with pytest.raises(NotImplementedError, match="NumPy modules only"):
         tt.export(lambda x: x * 2, tt.randn(4), out=tmp_path / "c", target="cuda", dynamic=True)
