@@ -68,6 +68,11 @@ def free_sizes(graph: Graph) -> set[sympy.Symbol]:
     return out
 
 
+def in_order(sizes: Any) -> list[sympy.Symbol]:
+    """Size symbols sorted by number (s2 before s10), as generated code lists them."""
+    return sorted(sizes, key=lambda s: int(s.name[1:]))
+
+
 def sources(graph: Graph) -> dict[sympy.Symbol, tuple[int, int]]:
     """For each size symbol, an (input index, dimension) whose size is that symbol."""
     found: dict[sympy.Symbol, tuple[int, int]] = {}

@@ -148,14 +148,14 @@ class CompiledGraph:
         where the forward inputs hold them: (name, input index, dimension)."""
         if self._backward is None:
             return []
-        from ..ir.symdims import free_sizes, sources
+        from ..ir.symdims import in_order, sources
 
         bgraph = self._backward.graph
         missing = free_sizes(bgraph) - set(sources(bgraph))
         if not missing:
             return []
         where = sources(self._forward_graph)
-        return [(s.name, *where[s]) for s in sorted(missing, key=lambda s: int(s.name[1:]))]
+        return [(s.name, *where[s]) for s in in_order(missing)]
 
     def specialize(self, binding: dict[Any, int], backend: str) -> "CompiledGraph":
         """This graph, traced and differentiated with symbolic sizes, generated for one

@@ -22,9 +22,9 @@ from ...ir.graph import Atom, Eqn, Graph, Literal, Var
 from ...ir.opdef import get_op
 from ...ir.printer import value_names
 from ...ir.shapes import broadcast_shapes
-from ...ir.symdims import check_printable, free_sizes, is_symbolic, numel_hint, sources
+from ...ir.symdims import check_printable, free_sizes, in_order, is_symbolic, numel_hint, sources
 from .inplace import REG, Call, lower
-from .memory import plan as plan_memory
+from .memory import last_uses, plan as plan_memory
 from .printer import print_expr
 
 VERSION = "0.1.0"
@@ -181,8 +181,8 @@ def render_function(graph: Graph, fn_name: str | None = None,
     where = sources(graph)
     # a shape-generic graph reads its sizes from its inputs; those no input has (the
     # backward of a reshape, say) are keyword arguments
-    size_params = [s.name for s in sorted(sizes, key=lambda s: int(s.name[1:])) if s not in where]
-    for sym in sorted((s for s in sizes if s in where), key=lambda s: int(s.name[1:])):
+    size_params = [s.name for s in in_order(sizes) if s not in where]
+    for sym in in_order(s for s in sizes if s in where):
         i, d = where[sym]
         body.append(f"{sym} = {names[graph.inputs[i]]}.shape[{d}]")
     inplace: dict[int, list[Call]] = {}
@@ -192,13 +192,8 @@ def render_function(graph: Graph, fn_name: str | None = None,
             if calls is not None:
                 inplace[i] = calls
     # scratch buffers persist across calls of one size; generic code allocates per call
-    memory = plan_memory(graph, set(inplace), persistent=not sizes)
-
-    last_use: dict[Var, int] = {}
-    for i, e in enumerate(graph.eqns):
-        for a in e.inputs:
-            if isinstance(a, Var):
-                last_use[a] = i
+    last_use = last_uses(graph)
+    memory = plan_memory(graph, set(inplace), last_use, persistent=not sizes)
     keep = set(graph.inputs) | {a for a in graph.outputs if isinstance(a, Var)}
     loc = None
     for i, e in enumerate(graph.eqns):

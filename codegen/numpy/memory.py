@@ -27,20 +27,27 @@ class MemoryPlan:
     slots: list[TensorType] = field(default_factory=list)  # each buffer's type
 
 
-def plan(graph: Graph, inplace: set[int], persistent: bool = True) -> MemoryPlan:
-    """Buffers for the single outputs of the equations in `inplace` (by index); with
-    `persistent` False, none (each chain's first call allocates its result)."""
+def last_uses(graph: Graph) -> dict[Var, int]:
+    """The index of the last equation that reads each value."""
+    last_use: dict[Var, int] = {}
+    for i, e in enumerate(graph.eqns):
+        for a in e.inputs:
+            if isinstance(a, Var):
+                last_use[a] = i
+    return last_use
+
+
+def plan(graph: Graph, inplace: set[int], last_use: dict[Var, int],
+         persistent: bool = True) -> MemoryPlan:
+    """Buffers for the single outputs of the equations in `inplace` (by index), given
+    each value's last use; with `persistent` False, none (each chain's first call
+    allocates its result)."""
     eqns = graph.eqns
     escaping = {a for a in graph.outputs if isinstance(a, Var)}
     for i in range(len(eqns) - 1, -1, -1):
         e = eqns[i]
         if i not in inplace and e.op not in _FRESH and any(o in escaping for o in e.outputs):
             escaping.update(a for a in e.inputs if isinstance(a, Var))
-    last_use: dict[Var, int] = {}
-    for i, e in enumerate(eqns):
-        for a in e.inputs:
-            if isinstance(a, Var):
-                last_use[a] = i
     keep = set(graph.inputs) | escaping
     result = MemoryPlan()
     alias: dict[Var, frozenset[int]] = {}
@@ -90,4 +97,4 @@ def plan(graph: Graph, inplace: set[int], persistent: bool = True) -> MemoryPlan
     return result
 
 
-__all__ = ["MemoryPlan", "plan"]
+__all__ = ["MemoryPlan", "last_uses", "plan"]
