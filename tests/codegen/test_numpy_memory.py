@@ -113,12 +113,17 @@ def test_concurrent_calls_get_their_own_buffers():
             if not np.allclose(got, want[i], rtol=1e-5, atol=1e-6):
                 errors.append(i)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    run_in_threads(worker, 4)
+    assert not errors
+
+
+def run_in_threads(worker, n):
+    """worker(0) .. worker(n - 1) at once, each in its own thread; returns when all end."""
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert not errors
 
 
 def test_exported_source_has_the_plan_and_runs_standalone(tmp_path):
@@ -158,15 +163,21 @@ def test_lowered_chain_computes_the_formula(expr):
             "b": rng.uniform(-2, 2, (4, 5)).astype(np.float32),
             "c": rng.uniform(0.5, 2, (4, 1)).astype(np.float32)}  # x2 is broadcast
     names = {x0: "a", x1: "b", x2: "c"}
-    calls = lower(expr, names, {x0, x1})
-    assert calls is not None and REG not in calls[0].args
-    buf = np.full((4, 5), np.nan, np.float32)
     env = {"np": np, **vals}
+    buf = run_lowered(expr, names, {x0, x1}, env, (4, 5))
+    want = eval(print_expr(expr, names), env)
+    np.testing.assert_allclose(buf, want, rtol=1e-5)
+
+
+def run_lowered(expr, names, full, env, shape):
+    """Lower `expr` and run its ufunc calls on the arrays in `env`: the buffer they fill."""
+    calls = lower(expr, names, full)
+    assert calls is not None and REG not in calls[0].args
+    buf = np.full(shape, np.nan, np.float32)
     for c in calls:
         args = [buf if a is REG else eval(a, env) for a in c.args]
         getattr(np, c.ufunc)(*args, out=buf)
-    want = eval(print_expr(expr, names), env)
-    np.testing.assert_allclose(buf, want, rtol=1e-5)
+    return buf
 
 
 def test_roots_without_an_out_ufunc_do_not_lower():

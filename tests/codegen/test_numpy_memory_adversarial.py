@@ -7,7 +7,6 @@ compute the formulas torch computes.
 All tensors have >= 16384 float32 elements so the plan engages; backend="numpy"."""
 
 import random
-import threading
 
 import numpy as np
 import pytest
@@ -15,8 +14,8 @@ import sympy
 import torch
 
 import torchtrek as tt
-from torchtrek.codegen.numpy.inplace import REG, lower
 from torchtrek.codegen.numpy.printer import print_expr
+from test_numpy_memory import run_in_threads, run_lowered  # (shared helpers)
 
 N = 1 << 15  # 128 KiB of float32
 R, C = 128, 256  # N as a matrix
@@ -289,13 +288,8 @@ def test_lowered_chain_computes_the_formula_with_broadcast_operands(expr):
             "c": rng.uniform(0.5, 2, (4, 1)).astype(np.float32),   # x2: broadcast column
             "d": rng.uniform(-2, 2, (1, 5)).astype(np.float32)}    # x3: broadcast row
     names = {x0: "a", x1: "b", x2: "c", x3: "d"}
-    calls = lower(expr, names, {x0, x1})
-    assert calls is not None and REG not in calls[0].args
-    buf = np.full((4, 5), np.nan, np.float32)
     env = {"np": np, **vals}
-    for c in calls:
-        args = [buf if a is REG else eval(a, env) for a in c.args]
-        getattr(np, c.ufunc)(*args, out=buf)
+    buf = run_lowered(expr, names, {x0, x1}, env, (4, 5))
     with np.errstate(all="ignore"):
         want = np.broadcast_to(eval(print_expr(expr, names), env), (4, 5))
     np.testing.assert_allclose(buf, want, rtol=1e-5, equal_nan=True)
@@ -384,11 +378,7 @@ def test_concurrent_forward_and_backward_calls():
                     and np.allclose(t.grad.numpy(), want[i][1], rtol=1e-4, atol=1e-9)):
                 errors.append(i)
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
+    run_in_threads(worker, 4)
     assert not errors
 
 

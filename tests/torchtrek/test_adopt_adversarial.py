@@ -186,19 +186,24 @@ def test_two_buffers_given_the_same_value_stay_apart(backend):
     assert b.tolist() == [9.0] * 4 and g.grad.tolist() == [18.0] * 4
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
-def test_results_kept_from_earlier_steps_are_not_overwritten(backend):
-    w = tt.ones(4, requires_grad=True)
-    opt = tt.optim.SGD([w], lr=0.5)
+def _sgd_step(p, lr, backend="numpy", result=lambda loss, p: None):
+    """tt.compile of one SGD step on (p * x).sum(), returning result(loss, p)."""
+    opt = tt.optim.SGD([p], lr=lr)
 
     def step(x):
         opt.zero_grad()
-        loss = (w * x).sum()
+        loss = (p * x).sum()
         loss.backward()
         opt.step()
-        return loss, w * 1, w.grad * 1
+        return result(loss, p)
 
-    c = tt.compile(step, backend=backend)
+    return tt.compile(step, backend=backend)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_results_kept_from_earlier_steps_are_not_overwritten(backend):
+    w = tt.ones(4, requires_grad=True)
+    c = _sgd_step(w, 0.5, backend, lambda loss, w: (loss, w * 1, w.grad * 1))
     kept = [c(tt.ones(4)) for _ in range(3)]
     assert [k[1].tolist()[0] for k in kept] == [0.5, 0.0, -0.5]
     assert [k[2].tolist()[0] for k in kept] == [1.0, 1.0, 1.0]
@@ -215,14 +220,7 @@ def test_parameter_that_views_another_tensor_updates_it(kind):
         p = {"detach_of_slice": lambda: base[2:6].detach().requires_grad_(),
              "parameter_of_slice": lambda: tt.nn.Parameter(base[2:6]),
              "parameter_of_view": lambda: tt.nn.Parameter(base.view(2, 4))}[kind]()
-    opt = tt.optim.SGD([p], lr=1.0)
-
-    def step(x):
-        opt.zero_grad()
-        (p * x).sum().backward()
-        opt.step()
-
-    c = tt.compile(step, backend="numpy")
+    c = _sgd_step(p, 1.0)
     for _ in range(2):
         c(tt.ones(tuple(p.shape)))
     assert p.detach().reshape(-1).tolist() == [-2.0] * p.numel()
@@ -322,14 +320,7 @@ def test_compiled_in_place_updates_bump_the_version(backend):
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_grads_kept_from_earlier_steps_with_set_to_none(backend):
     w = tt.ones(3, requires_grad=True)
-    opt = tt.optim.SGD([w], lr=0.1)
-
-    def step(x):
-        opt.zero_grad()
-        (w * x).sum().backward()
-        opt.step()
-
-    c = tt.compile(step, backend=backend)
+    c = _sgd_step(w, 0.1, backend)
     kept = []
     for i in range(3):
         c(tt.full((3,), float(i + 1)))
@@ -343,16 +334,7 @@ def test_grads_kept_from_earlier_steps_with_set_to_none(backend):
     "(eager and torch.compile) returns the parameter itself"))
 def test_parameter_returned_from_the_step_is_the_parameter():
     w = tt.ones(3, requires_grad=True)
-    opt = tt.optim.SGD([w], lr=0.5)
-
-    def step(x):
-        opt.zero_grad()
-        loss = (w * x).sum()
-        loss.backward()
-        opt.step()
-        return loss, w
-
-    c = tt.compile(step, backend="numpy")
+    c = _sgd_step(w, 0.5, result=lambda loss, w: (loss, w))
     _, out = c(tt.ones(3))
     c(tt.ones(3))
     assert out.requires_grad and out.tolist() == w.tolist() == [0.0] * 3
