@@ -29,8 +29,12 @@ from ..cfamily.printer import C_TYPES, PREAMBLE, print_c
 
 VERSION = "0.1.0"
 BLOCK = 256
-MAX_GRID = 132 * 32  # enough blocks to fill an H100; grid-stride loops cover the rest
+SM_COUNT = 132  # an H100's multiprocessors: what launch shapes are sized to fill
+MAX_GRID = SM_COUNT * 32  # enough blocks to fill an H100; grid-stride loops cover the rest
 ALIAS_OPS = {"reshape", "detach"}
+REDUCE_OPS = ("sum", "amax", "argmax", "prod", "amin", "argmin", "all", "any")
+COLUMN_MIN_OUTPUTS = 1024  # a reduction keeping this many inner outputs reads rows
+FOLDABLE_OPS = ("pointwise", "cast", "where", "broadcast_to", "permute")  # into a reduction
 
 
 @lru_cache(maxsize=1)
@@ -108,8 +112,8 @@ def _coords(shape: Sequence[int], var: str, needed: set[int], prefix: str = "c")
     lines = [f"long long _r = {var};"]
     first = min(needed)
     for k in range(len(shape) - 1, first - 1, -1):
-        if k in needed:  # the outermost needed coordinate is what is left: no modulo
-            lines.append(f"const long long {prefix}{k} = _r % {shape[k]};" if k != first
+        if k in needed:  # dim 0 is what is left of the index: no modulo (only there)
+            lines.append(f"const long long {prefix}{k} = _r % {shape[k]};" if k != 0
                          else f"const long long {prefix}{k} = _r;")
         if k > first:
             lines.append(f"_r /= {shape[k]};")
@@ -136,7 +140,9 @@ class _Gen:
             if isinstance(a, Var):
                 self.uses[a] = self.uses.get(a, 0) + 1
         self.producer = {o: e for e in graph.eqns for o in e.outputs}
-        self.skipped: set[Var] = set()  # permutes folded into a matmul
+        self.skipped: set[Var] = set()  # permutes read by a matmul, values folded into a reduction
+        self.folded: dict[Eqn, Eqn] = {}  # reduction -> the elementwise op computed inside it
+        self.broadcast_src: dict[Var, Var] = {}  # a broadcast read in place -> its source
 
     # ------------------------------------------------------------ helpers
     def kname(self, e: Eqn) -> str:
@@ -240,53 +246,49 @@ class _Gen:
         grid = (max(1, min(65535, -(-n4 // BLOCK))), 1, 1)
         self.add(e, src, n, grid, args)
 
-    def pointwise(self, e: Eqn) -> None:
+    # Each elementwise op is (its operands with their views of the output, a function
+    # printing its value from their loads): a kernel of its own, or folded into the
+    # reduction that is its only user (reduce_producer).
+    def _parts(self, e: Eqn) -> tuple[list[tuple[Atom, tuple[int, ...]]], Any]:
         out = e.outputs[0]
+        # an operand that is a broadcast_to used only here is read from its source: a
+        # broadcast of a broadcast is one broadcast
+        srcs = [self.broadcast_src.get(a, a) if isinstance(a, Var) else a for a in e.inputs]
+        views = [(a, broadcast_view(a.shape, out.shape) if isinstance(a, Var) else ())
+                 for a in srcs]
+        if e.op == "permute":
+            st = contiguous_strides(e.inputs[0].shape)
+            return [(e.inputs[0], tuple(st[p] for p in e.params["perm"]))], lambda l: l[0]
+        if e.op == "broadcast_to":
+            return views, lambda l: l[0]
+        if e.op == "cast":
+            out_t = C_TYPES[out.dtype.name]
+            if out.dtype.name == "bool":
+                return views, lambda l: f"({l[0]} != 0)"
+            return views, lambda l: f"({out_t})({l[0]})"
+        if e.op == "where":
+            def where_of(loads: list[str]) -> str:
+                vals = [_c_literal(a, out.dtype.name) if isinstance(a, Literal) else ld
+                        for a, ld in zip(e.inputs, loads)]
+                return f"({vals[0]} ? {vals[1]} : {vals[2]})"
+            return views, where_of
+        # a pointwise op or a fused chain: printed from its sympy formula
         expr = symbolic.formula(e.op, e.attrs, symbolic.literal_key(e))
         syms = symbolic.arg_symbols(len(e.inputs))
         compute = out.dtype.name if out.dtype.is_floating_point else next(
             (a.dtype.name for a in e.inputs if a.dtype.is_floating_point), "int64")
-        operands = [(a, broadcast_view(a.shape, out.shape) if isinstance(a, Var) else ())
-                    for a in e.inputs]
 
         def expr_of(loads: list[str]) -> str:
             names = {}
             for s, a, ld in zip(syms, e.inputs, loads):
                 names[s] = _c_literal(a, compute) if isinstance(a, Literal) else ld
             return print_c(expr, names, compute)
+        return views, expr_of
 
-        self.elementwise(e, operands, expr_of)
+    def pointwise(self, e: Eqn) -> None:
+        self.elementwise(e, *self._parts(e))
 
-    def cast(self, e: Eqn) -> None:
-        (x,) = e.inputs
-        out_t = C_TYPES[e.outputs[0].dtype.name]
-        conv = (lambda ld: f"({ld} != 0)") if e.outputs[0].dtype.name == "bool" else (
-            lambda ld: f"({out_t})({ld})")
-        self.elementwise(e, [(x, broadcast_view(x.shape, e.outputs[0].shape))],
-                         lambda loads: conv(loads[0]))
-
-    def where(self, e: Eqn) -> None:
-        out = e.outputs[0]
-        compute = out.dtype.name
-        operands = [(a, broadcast_view(a.shape, out.shape) if isinstance(a, Var) else ())
-                    for a in e.inputs]
-
-        def expr_of(loads: list[str]) -> str:
-            vals = [_c_literal(a, compute) if isinstance(a, Literal) else ld
-                    for a, ld in zip(e.inputs, loads)]
-            return f"({vals[0]} ? {vals[1]} : {vals[2]})"
-
-        self.elementwise(e, operands, expr_of)
-
-    def broadcast_to(self, e: Eqn) -> None:
-        (x,) = e.inputs
-        self.elementwise(e, [(x, broadcast_view(x.shape, e.outputs[0].shape))], lambda l: l[0])
-
-    def permute(self, e: Eqn) -> None:
-        (x,) = e.inputs
-        st = contiguous_strides(x.shape)
-        view = tuple(st[p] for p in e.params["perm"])
-        self.elementwise(e, [(x, view)], lambda l: l[0])
+    cast = where = broadcast_to = permute = pointwise
 
     def full(self, e: Eqn) -> None:
         out = e.outputs[0]
@@ -457,15 +459,36 @@ class _Gen:
         kept_shape = [x.shape[k] for k in kept]
         red_shape = [x.shape[d] for d in dims]
         base_coords = _coords(kept_shape, "o", set(range(len(kept))), "k")
-        base = " + ".join(f"k{j}*{st[k]}" for j, k in enumerate(kept)) or "0"
         red_coords = _coords(red_shape, "r", set(range(len(dims))), "d")
-        off = " + ".join(f"d{j}*{st[d]}" for j, d in enumerate(dims)) or "0"
-        in_t = C_TYPES[x.dtype.name]
+        # the value reduced: x itself, or the elementwise op folded into this reduction
+        # (softmax's exp(x - max), a masked sum) read from its operands through their views
+        producer = self.folded.get(e)
+        operands, expr_of = self._parts(producer) if producer else ([(x, st)], lambda l: l[0])
+        params, args, loads, bases, offs = [], [], [], [], []
+        seen: dict[tuple, str] = {}
+        for a, view in operands:
+            if isinstance(a, Literal):
+                loads.append("")
+                continue
+            if (id(a), view) not in seen:
+                j = len(params)
+                params.append(f"const {C_TYPES[a.dtype.name]}* __restrict__ in{j}")
+                args.append(self.names[a])
+                bases.append(f"base{j} = " + (" + ".join(
+                    f"k{q}*{view[kd]}" for q, kd in enumerate(kept) if view[kd]) or "0") + ";")
+                offs.append(f"off{j} = " + (" + ".join(
+                    f"d{q}*{view[dd]}" for q, dd in enumerate(dims) if view[dd]) or "0") + ";")
+                seen[(id(a), view)] = f"in{j}[base{j} + off{j}]"
+            loads.append(seen[(id(a), view)])
+        value = expr_of(loads)
+        n_in = len(params)
+        base_decl = "long long " + ", ".join(f"base{j}" for j in range(n_in)) + ";"
+        off_decl = "long long " + ", ".join(f"off{j}" for j in range(n_in)) + ";"
         out_t = C_TYPES[out.dtype.name]
         if e.op in ("argmax", "argmin"):
             step = "tt_argmax_step" if e.op == "argmax" else "tt_argmin_step"
             acc_t = "double" if x.dtype.name == "float64" else ("float" if x.dtype.is_floating_point else "long long")
-            loop = (f"    {acc_t} v = ({acc_t})in0[base + off];\n"
+            loop = (f"    {acc_t} v = ({acc_t})({value});\n"
                     f"    {step}(best, bidx, v, (long long)r);")
             worst = ("-INFINITY" if e.op == "argmax" else "INFINITY") if x.dtype.is_floating_point \
                 else ("LLONG_MIN" if e.op == "argmax" else "LLONG_MAX")
@@ -484,30 +507,61 @@ class _Gen:
         elif e.op in ("all", "any"):
             op = "TtAll" if e.op == "all" else "TtAny"
             init = f"  int acc = {op}::id();"
-            loop = f"    acc = {op}::op(acc, in0[base + off] != 0);"
+            loop = f"    acc = {op}::op(acc, ({value}) != 0);"
             finish = (f"  acc = tt_block_reduce<int, {op}>(acc);\n"
                       f"  if (threadIdx.x == 0) out[o] = ({out_t})acc;")
         else:
             acc_t = out_t if out.dtype.is_floating_point else "long long"
             op = {"sum": "TtSum", "amax": "TtMax", "amin": "TtMin", "prod": "TtProd"}[e.op]
             init = f"  {acc_t} acc = {op}<{acc_t}>::id();"
-            loop = f"    acc = {op}<{acc_t}>::op(acc, ({acc_t})in0[base + off]);"
+            loop = f"    acc = {op}<{acc_t}>::op(acc, ({acc_t})({value}));"
             finish = (f"  acc = tt_block_reduce<{acc_t}, {op}<{acc_t}> >(acc);\n"
                       f"  if (threadIdx.x == 0) out[o] = ({out_t})acc;")
+        if (e.op in ("sum", "amax", "amin", "prod") and kept and kept[-1] == x.ndim - 1
+                and n_out >= COLUMN_MIN_OUTPUTS):
+            self._column_reduce(e, params, args, base_coords, bases, red_coords, offs,
+                                base_decl, off_decl, op, acc_t, out_t, m, n_out, loop)
+            return
         src = (f"extern \"C\" __global__ void __launch_bounds__({BLOCK}) KERNEL("
-               f"const {in_t}* __restrict__ in0, {out_t}* __restrict__ out) {{\n"
+               f"{', '.join(params)}, {out_t}* __restrict__ out) {{\n"
                f"  const long long o = blockIdx.x;\n"
-               + "  long long base;\n  {\n    " + "\n    ".join(base_coords or ["(void)0;"]) +
-               f"\n    base = {base};\n  }}\n"
+               f"  {base_decl}\n  {{\n    " + "\n    ".join(base_coords or ["(void)0;"]) +
+               "\n    " + " ".join(bases) + "\n  }\n"
                f"{init}\n"
                f"  for (long long r = threadIdx.x; r < {m}; r += blockDim.x) {{\n"
-               + "    long long off;\n    {\n      " + "\n      ".join(red_coords or ["(void)0;"]) +
-               f"\n      off = {off};\n    }}\n"
+               f"    {off_decl}\n    {{\n      " + "\n      ".join(red_coords or ["(void)0;"]) +
+               "\n      " + " ".join(offs) + "\n    }\n"
                f"{loop}\n  }}\n{finish}\n}}")
         if n_out > 2**31 - 1:
             raise NotImplementedError("reductions with more than 2**31 outputs")
-        self.add(e, src, n_out, (max(1, n_out), 1, 1),
-                 [self.names[x], self.names[out]])
+        self.add(e, src, n_out, (max(1, n_out), 1, 1), args + [self.names[out]])
+
+    def _column_reduce(self, e: Eqn, params: list[str], args: list[str], base_coords: list[str],
+                       bases: list[str], red_coords: list[str], offs: list[str], base_decl: str,
+                       off_decl: str, op: str, acc_t: str, out_t: str, m: int, n_out: int,
+                       loop: str) -> None:
+        """A reduction that keeps the innermost dim (a bias gradient: sum over the batch):
+        one block per 32 outputs, so a warp reads 32 neighbouring elements of a row (one
+        block per output would read a column, one element per 32-byte sector), 8 rows at a
+        time, then the 8 partial results combine in shared memory."""
+        src = (f"extern \"C\" __global__ void __launch_bounds__({BLOCK}) KERNEL("
+               f"{', '.join(params)}, {out_t}* __restrict__ out) {{\n"
+               f"  const long long o = (long long)blockIdx.x * 32 + threadIdx.x;\n"
+               f"  {acc_t} acc = {op}<{acc_t}>::id();\n"
+               f"  if (o < {n_out}) {{\n"
+               f"    {base_decl}\n    {{\n      " + "\n      ".join(base_coords) +
+               "\n      " + " ".join(bases) + "\n    }\n"
+               f"    for (long long r = threadIdx.y; r < {m}; r += 8) {{\n"
+               f"      {off_decl}\n      {{\n        " + "\n        ".join(red_coords or ["(void)0;"]) +
+               "\n        " + " ".join(offs) + "\n      }\n"
+               f"  {loop}\n    }}\n  }}\n"
+               f"  __shared__ {acc_t} part[8][33];\n"
+               "  part[threadIdx.y][threadIdx.x] = acc;\n"
+               "  __syncthreads();\n"
+               f"  if (threadIdx.y == 0 && o < {n_out}) {{\n"
+               f"    for (int y = 1; y < 8; ++y) acc = {op}<{acc_t}>::op(acc, part[y][threadIdx.x]);\n"
+               f"    out[o] = ({out_t})acc;\n  }}\n}}")
+        self.add(e, src, n_out, (-(-n_out // 32), 1, 1), args + [self.names[e.outputs[0]]], (32, 8, 1))
 
     # ------------------------------------------------------------ matmul
     def matmul(self, e: Eqn) -> None:
@@ -531,8 +585,16 @@ class _Gen:
         a_off = " + ".join(f"z{j}*{s}" for j, s in enumerate(a_bst) if s) or "0"
         b_off = " + ".join(f"z{j}*{s}" for j, s in enumerate(b_bst) if s) or "0"
         zero = "0"
+        # The block tile shrinks until the blocks fill the GPU's multiprocessors (a
+        # 256x784 @ 784x256 layer has only 4 tiles of 128x128, leaving 128 SMs idle):
+        # T x T outputs per block of 16x16 threads, R x R per thread, L loads per thread
+        # and operand per step of 8 along k.
+        t = 128
+        while t > 32 and -(-m // t) * -(-n // t) * nb < SM_COUNT:
+            t //= 2
+        r, ld = t // 16, t // 32
         src = f"""extern "C" __global__ void __launch_bounds__(256) KERNEL(const {ct}* __restrict__ A, const {ct}* __restrict__ B, {ct}* __restrict__ C) {{
-  // C[{m}x{n}] = A[{m}x{k}] @ B[{k}x{n}] per batch; 128x128 block tile, 8x8 per thread
+  // C[{m}x{n}] = A[{m}x{k}] @ B[{k}x{n}] per batch; {t}x{t} block tile, {r}x{r} per thread
   const long long bz = blockIdx.z;
   long long a_off, b_off;
   {{
@@ -541,42 +603,42 @@ class _Gen:
     b_off = {b_off};
   }}
   A += a_off; B += b_off; C += bz * {m * n}LL;
-  __shared__ {ct} As[8][128];
-  __shared__ {ct} Bs[8][128];
-  {ct} acc[8][8];
-  for (int i = 0; i < 8; ++i) for (int j = 0; j < 8; ++j) acc[i][j] = {zero};
+  __shared__ {ct} As[8][{t}];
+  __shared__ {ct} Bs[8][{t}];
+  {ct} acc[{r}][{r}];
+  for (int i = 0; i < {r}; ++i) for (int j = 0; j < {r}; ++j) acc[i][j] = {zero};
   const int tid = threadIdx.x;
-  const int row0 = blockIdx.y * 128, col0 = blockIdx.x * 128;
-  const int trow = (tid / 16) * 8, tcol = (tid % 16) * 8;
+  const int row0 = blockIdx.y * {t}, col0 = blockIdx.x * {t};
+  const int trow = (tid / 16) * {r}, tcol = (tid % 16) * {r};
   for (int k0 = 0; k0 < {k}; k0 += 8) {{
-    for (int l = 0; l < 4; ++l) {{
+    for (int l = 0; l < {ld}; ++l) {{
       const int idx = tid + l * 256;
       const int am = idx / 8, ak = idx % 8;
       const int r = row0 + am, c = k0 + ak;
       As[ak][am] = (r < {m} && c < {k}) ? A[(long long)r * {sam} + (long long)c * {sak}] : {zero};
-      const int bk = idx / 128, bn = idx % 128;
+      const int bk = idx / {t}, bn = idx % {t};
       const int r2 = k0 + bk, c2 = col0 + bn;
       Bs[bk][bn] = (r2 < {k} && c2 < {n}) ? B[(long long)r2 * {sbk} + (long long)c2 * {sbn}] : {zero};
     }}
     __syncthreads();
     #pragma unroll
     for (int kk = 0; kk < 8; ++kk) {{
-      {ct} ra[8], rb[8];
+      {ct} ra[{r}], rb[{r}];
       #pragma unroll
-      for (int i = 0; i < 8; ++i) ra[i] = As[kk][trow + i];
+      for (int i = 0; i < {r}; ++i) ra[i] = As[kk][trow + i];
       #pragma unroll
-      for (int j = 0; j < 8; ++j) rb[j] = Bs[kk][tcol + j];
+      for (int j = 0; j < {r}; ++j) rb[j] = Bs[kk][tcol + j];
       #pragma unroll
-      for (int i = 0; i < 8; ++i)
+      for (int i = 0; i < {r}; ++i)
         #pragma unroll
-        for (int j = 0; j < 8; ++j) acc[i][j] += ra[i] * rb[j];
+        for (int j = 0; j < {r}; ++j) acc[i][j] += ra[i] * rb[j];
     }}
     __syncthreads();
   }}
-  for (int i = 0; i < 8; ++i) {{
+  for (int i = 0; i < {r}; ++i) {{
     const int r = row0 + trow + i;
     if (r >= {m}) break;
-    for (int j = 0; j < 8; ++j) {{
+    for (int j = 0; j < {r}; ++j) {{
       const int c = col0 + tcol + j;
       if (c < {n}) C[(long long)r * {n} + c] = acc[i][j];
     }}
@@ -584,7 +646,7 @@ class _Gen:
 }}"""
         if nb > 65535:
             raise NotImplementedError("matmul with more than 65535 batches")
-        grid = (max(1, -(-n // 128)), max(1, -(-m // 128)), max(1, nb))
+        grid = (max(1, -(-n // t)), max(1, -(-m // t)), max(1, nb))
         self.add(e, src, m * n * nb, grid, [src_a, src_b, self.names[out]])
 
     def _transpose_read_in_place(self, v: Any) -> bool:
@@ -615,6 +677,25 @@ class _Gen:
         # transposes read in place by a matmul need no kernel of their own
         self.skipped = {a for e in self.graph.eqns if e.op == "matmul" for a in e.inputs
                         if self._transpose_read_in_place(a)}
+        # a broadcast_to whose only user is elementwise needs no buffer: that user reads
+        # the source through broadcast strides
+        users = {a: e for e in self.graph.eqns for a in e.inputs if isinstance(a, Var)}
+        for e in self.graph.eqns:
+            x = e.outputs[0]
+            user = users.get(x)
+            if (e.op == "broadcast_to" and self.uses.get(x) == 1 and user is not None
+                    and user.op != "permute" and (user.op in FOLDABLE_OPS or get_op(user.op).is_pointwise)
+                    and isinstance(e.inputs[0], Var)):
+                self.broadcast_src[x] = self.broadcast_src.get(e.inputs[0], e.inputs[0])
+                self.skipped.add(x)
+        # an elementwise op whose only user is a reduction is computed inside it
+        for e in self.graph.eqns:
+            x = e.inputs[0] if e.op in REDUCE_OPS else None
+            p = self.producer.get(x) if isinstance(x, Var) else None
+            if (p is not None and self.uses.get(x) == 1 and x not in self.skipped
+                    and (p.op in FOLDABLE_OPS or get_op(p.op).is_pointwise)):
+                self.folded[e] = p
+                self.skipped.add(x)
         loc = None
         for e in self.graph.eqns:
             if e.loc is not None and e.loc != loc:
@@ -631,13 +712,29 @@ class _Gen:
                 self.body.append(f"{self.names[out]} = {self.names[src]}.reshape({out.shape})")
             elif op.is_pointwise:
                 self.pointwise(e)
-            elif e.op in ("sum", "amax", "argmax", "prod", "amin", "argmin", "all", "any"):
+            elif e.op in REDUCE_OPS:
                 self.reduce(e)
             elif hasattr(self, e.op):
                 getattr(self, e.op)(e)
+            elif e.op in FAMILY_KERNELS:
+                FAMILY_KERNELS[e.op](self, e)
             else:
                 raise NotImplementedError(
                     f"op {e.op!r} has no CUDA kernel yet (at {e.loc or 'graph ' + self.graph.name})")
+
+
+# Kernel printers kept in their own modules by family (indexing, windows, scans and
+# statistics, random numbers): op name -> printer(gen, eqn), filled by @family_kernel.
+FAMILY_KERNELS: dict[str, Any] = {}
+
+
+def family_kernel(*ops: str):
+    """Register a printer `fn(gen: _Gen, e: Eqn) -> None` for `ops`."""
+    def deco(fn):
+        for op in ops:
+            FAMILY_KERNELS[op] = fn
+        return fn
+    return deco
 
 
 def generate(graph: Graph, fn_name: str | None = None) -> CudaModule:
@@ -646,7 +743,7 @@ def generate(graph: Graph, fn_name: str | None = None) -> CudaModule:
     for v in graph.vars_defined():
         if v.dtype.name == "float16":  # no half-precision kernels yet (arithmetic, loads)
             raise NotImplementedError("op 'float16 data' has no CUDA kernels")
-    graph = fuse_pointwise(strip_detach(graph))
+    graph = fuse_pointwise(strip_detach(graph), duplicate=True)  # memory-bound: recompute
     # literal outputs need a buffer: materialize them with `full`
     outs = []
     eqns = list(graph.eqns)
@@ -673,4 +770,7 @@ def generate(graph: Graph, fn_name: str | None = None) -> CudaModule:
     return CudaModule(cuda, launcher, fn, g.kernels)
 
 
-__all__ = ["generate", "CudaModule", "Kernel"]
+# the family modules register themselves on import (they use the helpers above)
+from . import families  # noqa: E402,F401
+
+__all__ = ["generate", "CudaModule", "Kernel", "family_kernel"]
