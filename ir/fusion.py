@@ -3,6 +3,11 @@ equation whose sympy expression is the composition (PyTensor's Composite, in spi
 
 A producer folds into its consumer when the consumer is its only user, both are
 pointwise with the same float dtype, and the producer is not a graph output.
+
+With `duplicate` (the GPU, where a kernel is bound by memory, not arithmetic), a small
+producer with several pointwise users folds into each of them: recomputing
+`tanh(x)` in two consumers is free there, writing it out and reading it back twice is
+not. It stays as its own equation only while a user that cannot fold it remains.
 """
 
 from __future__ import annotations
@@ -21,7 +26,10 @@ def _expr_of(eqn: Eqn) -> sympy.Expr:
     return symbolic.formula(eqn.op, eqn.attrs, symbolic.literal_key(eqn))
 
 
-def fuse_pointwise(graph: Graph) -> Graph:
+DUPLICATE_MAX_OPS = 24  # a producer recomputed in several consumers: at most this big
+
+
+def fuse_pointwise(graph: Graph, duplicate: bool = False) -> Graph:
     uses: Counter[Var] = Counter()
     for e in graph.eqns:
         uses.update(a for a in e.inputs if isinstance(a, Var))
@@ -40,14 +48,22 @@ def fuse_pointwise(graph: Graph) -> Graph:
         leaves: list[tuple[Var, sympy.Symbol]] = []
         subs: dict[sympy.Symbol, sympy.Expr] = {}
         absorbed: list[Eqn] = []
+        inlined = False
         for s, a in zip(syms, e.inputs):
             if isinstance(a, Literal):
                 subs[s] = symbolic.literal_number(a.value)
-            elif a in regions and uses[a] == 1 and a not in outputs and a.dtype is out.dtype:
+            elif a in regions and a not in outputs and a.dtype is out.dtype and (
+                    uses[a] == 1 or duplicate and sympy.count_ops(regions[a][0]) <= DUPLICATE_MAX_OPS):
                 inner, inner_leaves = regions[a]
-                subs[s] = inner
-                leaves.extend(inner_leaves)
-                absorbed.append(producer[a])
+                # a duplicated producer's leaves get fresh symbols in each consumer
+                fresh_subs = {leaf: sympy.Symbol(f"_leaf{next(fresh)}", real=True)
+                              for _, leaf in inner_leaves} if uses[a] > 1 else {}
+                subs[s] = inner.xreplace(fresh_subs) if fresh_subs else inner
+                leaves.extend((v, fresh_subs.get(leaf, leaf)) for v, leaf in inner_leaves)
+                uses[a] -= 1
+                inlined = True
+                if uses[a] == 0:  # its last user: the producer's own equation goes
+                    absorbed.append(producer[a])
             else:
                 # every use is its own leaf: x/x must stay x0/x1 (nan at 0), not 1
                 leaf = sympy.Symbol(f"_leaf{next(fresh)}", real=True)
@@ -57,7 +73,7 @@ def fuse_pointwise(graph: Graph) -> Graph:
         regions[out] = (expr, leaves)
         for p in absorbed:
             out_eqns.remove(p)
-        if absorbed:
+        if inlined:
             new_syms = symbolic.arg_symbols(len(leaves))
             final = expr.xreplace({leaf: s for (_, leaf), s in zip(leaves, new_syms)})
             producer[out] = Eqn("pointwise", tuple(v for v, _ in leaves), e.outputs,

@@ -113,7 +113,8 @@ class CompiledGraph:
             used |= {a for a in bgraph.outputs if isinstance(a, Var)}
             residuals = [r for r in bw.residuals if r in used]
             # what is cheaper to recompute than to save moves into the backward graph
-            prologue, residuals = rematerialize(self._graph, residuals)
+            prologue, residuals = rematerialize(self._graph, residuals,
+                                                memory_bound=self.backend == "cuda")
             bgraph = Graph(bgraph.name, residuals + bgraph.inputs[len(bw.residuals):],
                            prologue + bgraph.eqns, bgraph.outputs, bgraph.meta)
             self._backward = Backward(bgraph, residuals, bw.ct_outputs, bw.wrt)
