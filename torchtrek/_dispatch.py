@@ -9,6 +9,7 @@ is recorded when gradients are needed.
 from __future__ import annotations
 
 import os
+import sys
 from typing import Any, Sequence
 
 import numpy as np
@@ -106,6 +107,20 @@ def _scalar_array(value: Any, dtype: Any) -> np.ndarray:
     return a
 
 
+_DEVICE_SCALARS: dict[int, Any] = {}  # id(host 0-d array) -> (host, its device copy)
+
+
+def _device_scalar(host: np.ndarray) -> Any:
+    """The device copy of a cached host scalar, uploaded once (a copy to the GPU per
+    `x * 2` would cost more than the kernel)."""
+    hit = _DEVICE_SCALARS.get(id(host))
+    if hit is None or hit[0] is not host:
+        if len(_DEVICE_SCALARS) > 4096:
+            _DEVICE_SCALARS.clear()
+        hit = _DEVICE_SCALARS[id(host)] = (host, _cuda().to_device(host))
+    return hit[1]
+
+
 def _eager(op: str, operands: Sequence[Any], attrs: dict[str, Any],
            grad_name: str | None = None) -> Any:
     Tensor = _tensor_cls()
@@ -123,7 +138,7 @@ def _eager(op: str, operands: Sequence[Any], attrs: dict[str, Any],
         elif isinstance(o, Literal):
             # a user's Python scalar: a kernel argument, so new values reuse the kernel
             host = _scalar_array(o.value, o.dtype)
-            arrays.append(host if backend == "numpy" else _cuda().to_device(host))
+            arrays.append(host if backend == "numpy" else _device_scalar(host))
             key_parts.append(o.dtype)
             wrt.append(False)
         else:
@@ -176,13 +191,21 @@ def fast_binary(op: str, a: Any, b: Any, float_result: bool = False) -> Any:
     for x in (a, b):
         tx = type(x)
         if tx is Tensor:
-            if x._var is not None or type(x._data) is not np.ndarray or (grad_on and x.requires_grad):
+            if x._var is not None or (grad_on and x.requires_grad):
                 return None
+            if type(x._data) is not np.ndarray:
+                if type(x._data) is not _device_array_type():
+                    return None
+                parts.append((x._dtype, x._data.shape, "cuda"))
+                continue
             parts.append((x._dtype, x._data.shape))
         elif tx is float or tx is int:
             parts.append(tx)
         else:
             return None
+    on_gpu = [type(p) is tuple and len(p) == 3 for p in parts]
+    if on_gpu[0] != on_gpu[1]:  # a GPU tensor with a scalar or a CPU tensor: general path
+        return None
     key = (op, float_result, parts[0], parts[1], _F._default_dtype)
     plan = _FAST.get(key)
     if plan is None:
@@ -196,10 +219,10 @@ def fast_binary(op: str, a: Any, b: Any, float_result: bool = False) -> Any:
 def fast_unary(op: str, x: Any) -> Any:
     """A pointwise op of one CPU tensor that needs no gradient, through its plan (as
     fast_binary), or None for the general path."""
-    if (type(x) is not _TENSOR or x._var is not None or type(x._data) is not np.ndarray
-            or (autograd._grad_enabled and x.requires_grad)):
+    if (type(x) is not _TENSOR or x._var is not None or (autograd._grad_enabled and x.requires_grad)
+            or type(x._data) is not np.ndarray and type(x._data) is not _device_array_type()):
         return None
-    key = (op, x._dtype, x._data.shape)
+    key = (op, x._dtype, x._data.shape, type(x._data) is not np.ndarray)
     plan = _FAST.get(key)
     if plan is None:
         plan = _remember(key, _plan_unary, op, x)
@@ -225,6 +248,13 @@ def _run_plan(plan: Any, *args: Any) -> Any:
     if plan is _NO_PLAN:
         return None
     fn, out_dtype = plan
+    if type(args[0]) is not np.ndarray and type(args[0]) is _device_array_type():
+        out = fn(*args)[0]  # a GPU kernel (planned for GPU operands only)
+        if out is args[0] or out is args[-1]:
+            return None
+        t = object.__new__(_TENSOR)
+        t._init(out, out_dtype)
+        return t
     with np.errstate(all="ignore"):
         out = fn(*args)[0]
     if type(out) is not np.ndarray:
@@ -236,10 +266,23 @@ def _run_plan(plan: Any, *args: Any) -> Any:
     return t
 
 
+_NOT_LOADED = type("_NotLoaded", (), {})
+
+
+def _device_array_type() -> type:
+    """pycuda's GPUArray once pycuda is loaded (before that no tensor can hold one)."""
+    mod = sys.modules.get("pycuda.gpuarray")
+    return mod.GPUArray if mod is not None else _NOT_LOADED
+
+
+def _backend_of(*tensors: Any) -> str:
+    return "numpy" if all(type(t._data) is np.ndarray for t in tensors) else "cuda"
+
+
 def _plan_unary(op: str, x: Any) -> Any:
     if not get_op(op).is_pointwise:
         return _NO_PLAN
-    cg = _single(op, [x], {}, [(x._data.shape, x._dtype)], [False], "numpy")
+    cg = _single(op, [x], {}, [(x._data.shape, x._dtype)], [False], _backend_of(x))
     return (cg.forward_fn, cg.graph.outputs[0].dtype)
 
 
@@ -252,7 +295,8 @@ def _plan_binary(op: str, a: Any, b: Any, float_result: bool) -> Any:
         return _NO_PLAN  # bool results take other ops; a cast is a second op
     operands = [x if type(x) is Tensor else Literal(float(x), dtype) for x in (a, b)]
     key_parts = [(x._data.shape, x._dtype) if type(x) is Tensor else dtype for x in (a, b)]
-    cg = _single(op, operands, {}, key_parts, [False, False], "numpy")
+    backend = _backend_of(*(x for x in (a, b) if type(x) is Tensor))
+    cg = _single(op, operands, {}, key_parts, [False, False], backend)
     if cg.n_outputs != 1:
         return _NO_PLAN
     return (cg.forward_fn, dtype)
