@@ -47,6 +47,18 @@ CASES = [
     ("cat_slice", lambda x, y: tt_or(x).cat([x, y * 2], 1)[:, 1:5], [(3, 4), (3, 2)], False),
     ("pad", lambda x: tt_or(x).nn.functional.pad(x, (1, 2)) * 3, [(3, 4)], False),
     ("amin_prod", lambda x: x.amin(1) + x.prod(1), [(6, 5)], True),
+    # 64x64 and 32x32 matmul tiles (small products take smaller tiles to fill the SMs)
+    ("matmul_mid_tiles", lambda x, y: x @ y, [(1000, 20), (20, 1000)], False),
+    ("matmul_small_tiles_batched_T", lambda x, y: x @ y.transpose(-1, -2), [(2, 33, 40), (2, 50, 40)], False),
+    # elementwise ops folded into reductions, broadcasts read in place
+    ("log_softmax_dim0", lambda x: tt_or(x).nn.functional.log_softmax(x, 0) * 2, [(37, 5)], False),
+    ("masked_mean", lambda x, y: tt_or(x).where(x > 0, x * y, 0.0).mean((0, 2)), [(3, 4, 5), (4, 5)], False),
+    ("sum_of_broadcast", lambda x: (x.exp() + 1).sum(0, keepdim=True).expand(6, 7) * x, [(6, 7)], False),
+    ("argmax_of_chain", lambda x: (x * 2).argmax(1).float() + x.sum(1), [(9, 13)], False),
+    ("pointwise_remat", lambda x: (x * 2 + 1).tanh() * x, [(1000,)], False),
+    ("scalar_ops", lambda x: (x * 2.5 - 1) / 3 + x ** 2, [(17,)], False),
+    ("zero_d", lambda x, y: (x * y).exp(), [(), ()], False),
+    ("empty", lambda x: (x * 2).sum(0), [(0, 3)], False),
 ]
 
 
@@ -162,3 +174,29 @@ def test_index_ops_and_integer_reductions_on_gpu():
     for key, vals in results.items():
         for v, ref in zip(vals, results[("cpu", False)]):
             np.testing.assert_allclose(v, ref, rtol=1e-5, atol=1e-5, err_msg=str(key))
+
+
+def test_eager_fast_path_on_gpu_tensors():
+    # ops on GPU tensors that need no gradient take the planned fast path
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    x, y = tt.tensor(a, device="cuda"), tt.tensor(a + 1, device="cuda")
+    for _ in range(3):  # the first call plans, the next ones run the plan
+        z = x * y + x
+        w = z.exp().neg()
+        s = x + 2.0  # a Python scalar: the general path with a cached device scalar
+    assert z.is_cuda and w.is_cuda and s.is_cuda
+    np.testing.assert_allclose(z.cpu().numpy(), a * (a + 1) + a)
+    np.testing.assert_allclose(w.cpu().numpy(), -np.exp(a * (a + 1) + a), rtol=1e-5)
+    np.testing.assert_allclose(s.cpu().numpy(), a + 2)
+    np.testing.assert_allclose((x + 3.0).cpu().numpy(), a + 3)  # another scalar value
+    with pytest.raises(RuntimeError, match="same device"):
+        x + tt.ones(3, 4)
+
+
+def test_device_arrays_of_every_shape_and_dtype_round_trip():
+    for shape in [(), (0,), (3, 0), (5,), (2, 3, 4)]:
+        for dt in ("float32", "float64", "int64", "bool"):
+            a = (np.random.default_rng(0).standard_normal(shape) > 0).astype(dt)
+            t = tt.tensor(a, device="cuda")
+            assert t.shape == a.shape and str(t.dtype) == f"torchtrek.{dt}"
+            np.testing.assert_array_equal(t.cpu().numpy(), a)
