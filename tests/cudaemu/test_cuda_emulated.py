@@ -1,0 +1,274 @@
+"""The generated CUDA kernels, run on the CPU by the emulator (emulator.py), against the
+NumPy backend on the same graph: forward and backward. No GPU needed; g++ is."""
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import emulator as E
+
+import torchtrek as tt
+
+pytestmark = pytest.mark.skipif(not E.available(), reason="the CUDA emulator needs g++ (not found on PATH)")
+
+RNG = np.random.default_rng(0)
+
+
+def r(*shape, positive=False):
+    a = RNG.standard_normal(shape).astype(np.float32)
+    return np.abs(a) + 0.5 if positive else a
+
+
+# (name, fn, input shapes, positive inputs?): tests/cuda/test_cuda_ops.py's CASES, and more
+CASES = [
+    ("add", lambda x, y: x + y, [(4, 5), (4, 5)], False),
+    ("add_broadcast", lambda x, y: x + y, [(3, 1, 5), (4, 1)], False),
+    ("sub_scalar", lambda x: 2.5 - x, [(7,)], False),
+    ("mul_broadcast_33x17", lambda x, y: x * y, [(33, 17), (17,)], False),
+    ("div", lambda x, y: x / y, [(8, 8), (8, 8)], True),
+    ("pow", lambda x: x ** 3, [(5, 6)], False),
+    ("pow_tensor", lambda x, y: x ** y, [(4, 4), (4, 4)], True),
+    ("exp_log", lambda x: tt.log(x.exp() + 1), [(64,)], False),
+    ("tanh", lambda x: x.tanh(), [(300, 7)], False),
+    ("sigmoid", lambda x: x.sigmoid(), [(1000,)], False),
+    ("relu", lambda x: x.relu(), [(513,)], False),
+    ("sqrt_abs", lambda x: x.abs().sqrt(), [(40,)], False),
+    ("sin_cos", lambda x: x.sin() * x.cos(), [(9, 9)], False),
+    ("sum_all", lambda x: x.sum(), [(1000, 37)], False),
+    ("sum_dim", lambda x: x.sum(1), [(33, 65)], False),
+    ("sum_dims_keep", lambda x: x.sum((0, 2), keepdim=True), [(4, 5, 6)], False),
+    ("sum_neg_dim", lambda x: x.sum(-1) * 2, [(3, 4, 37)], False),
+    ("mean", lambda x: x.mean(0), [(128, 3)], False),
+    ("mean_dim1_keep", lambda x: x.mean(1, keepdim=True) * x, [(6, 7)], False),
+    ("amax", lambda x: x.amax(1), [(50, 70)], False),
+    ("amin_prod", lambda x: x.amin(1) + x.prod(1), [(6, 5)], True),
+    ("matmul_2d", lambda x, y: x @ y, [(130, 70), (70, 150)], False),
+    ("matmul_batched", lambda x, y: x @ y, [(3, 20, 30), (30, 10)], False),
+    ("matmul_vec", lambda x, y: x @ y, [(20, 30), (30,)], False),
+    ("matmul_T", lambda x, y: x @ y.T, [(40, 30), (50, 30)], False),
+    ("permute", lambda x: x.permute(2, 0, 1) * 1.0, [(3, 4, 5)], False),
+    ("reshape_chain", lambda x: (x.reshape(6, 10) * 2).reshape(60).sum(), [(3, 20)], False),
+    ("where", lambda x, y: tt.where(x > y, x, y), [(10, 10), (10, 10)], False),
+    ("log_softmax", lambda x: tt.nn.functional.log_softmax(x, 1).sum(), [(16, 10)], False),
+    ("softmax", lambda x: tt.nn.functional.softmax(x, -1), [(5, 33)], False),
+    ("flip_roll_tri", lambda x: x.flip(0) * 2 + x.roll(1, 1) + x.tril() + x.triu(1), [(4, 5)], False),
+    ("cat_slice", lambda x, y: tt.cat([x, y * 2], 1)[:, 1:5], [(3, 4), (3, 2)], False),
+    ("pad", lambda x: tt.nn.functional.pad(x, (1, 2)) * 3, [(3, 4)], False),
+    ("expand_3d", lambda x, y: (x * y).sum(1), [(2, 1, 7), (5, 1)], False),
+    # reductions keeping the innermost dim with >= 1024 outputs: 32x8 blocks reading rows
+    ("column_sum", lambda x: x.sum(0), [(300, 1100)], False),
+    ("column_amax_mid_dim", lambda x: (x * 2).amax(1), [(7, 5, 300)], False),
+    ("column_mean_two_dims", lambda x: x.exp().mean((0, 1)), [(4, 9, 1030)], False),
+    # elementwise producers computed inside reductions; broadcasts read in place
+    ("chain_into_sum", lambda x: (x.exp() * 2 + 1).tanh().sum(1), [(4, 100)], False),
+    ("log_softmax_dim0", lambda x: tt.nn.functional.log_softmax(x, 0) * 2, [(37, 5)], False),
+    ("masked_mean", lambda x, y: tt.where(x > 0, x * y, 0.0).mean((0, 2)), [(3, 4, 5), (4, 5)], False),
+    ("sum_of_broadcast", lambda x: (x.exp() + 1).sum(0, keepdim=True).expand(6, 7) * x, [(6, 7)], False),
+    ("argmax_of_chain", lambda x: (x * 2).argmax(1).float() + x.sum(1), [(9, 13)], False),
+    ("pointwise_shared_producer", lambda x: (x * 2 + 1).tanh() * x + (x * 2 + 1).tanh().exp(), [(1000,)], False),
+    # 64x64 and 32x32 matmul tiles (products too small to fill the SMs with 128x128)
+    ("matmul_mid_tiles", lambda x, y: x @ y, [(1000, 20), (20, 1000)], False),
+    ("matmul_small_tiles_batched_T", lambda x, y: x @ y.transpose(-1, -2), [(2, 33, 40), (2, 50, 40)], False),
+]
+
+
+def _arrays(shapes, positive):
+    return [r(*s, positive=positive) for s in shapes]
+
+
+@pytest.mark.parametrize("backward", [False, True], ids=["fwd", "bwd"])
+@pytest.mark.parametrize("name,fn,shapes,positive", CASES, ids=[c[0] for c in CASES])
+def test_emulated_cuda_matches_numpy_backend(name, fn, shapes, positive, backward):
+    E.check(fn, *_arrays(shapes, positive), backward=backward, rtol=1e-4, atol=1e-4)
+
+
+def test_broadcast_coordinates_regression():
+    # generator._coords once printed `c1 = _r` instead of `_r % 17` here: nvcc was happy
+    em = E.check(lambda x, y: x * y, r(33, 17), r(17))
+    assert "% 17" in em.module.cuda_source or "in0[i]" in em.module.cuda_source
+
+
+def test_matmul_kernel_runs_with_barriers():
+    em = E.check(lambda x, y: x @ y, r(2, 9, 140), r(140, 3))
+    assert "__syncthreads" in em.module.cuda_source
+    lib = E.library(em.module.cuda_source)
+    assert any(lib.fibers.values())
+
+
+def test_argmax_argmin_and_integer_reductions():
+    x = r(5, 6)
+    x[2, 1] = x[2, 4] = 9.0  # a tie: the first index wins
+    x[4, 3] = np.nan  # NaN wins
+    for fn in (lambda x: x.argmax(1), lambda x: x.argmin(0), lambda x: x.argmax(-1),
+               lambda x: (x > 0).all(1), lambda x: (x > 0).any(),
+               lambda x: (x > 0).long().sum(0)):
+        E.check(fn, x)
+
+
+def test_argmax_long_rows():
+    E.check(lambda x: x.argmax(1), r(3, 700))
+
+
+def test_gather_and_embedding_backward():
+    idx = np.array([[0, 5], [3, 3], [2, 0], [1, 1], [4, 2]])
+    rows = np.array([1, 1, 3, 0])
+    f = lambda x, i: x.gather(1, i) * 2
+    E.check(f, r(5, 6), idx)
+    E.check(f, r(5, 6), idx, backward=True)
+    g = lambda w, i: tt.nn.functional.embedding(i, w) * 3
+    E.check(g, r(5, 4), rows)
+    E.check(g, r(5, 4), rows, backward=True)
+
+
+def test_gather_negative_index():
+    E.check(lambda x, i: x.gather(0, i), r(4, 3), np.array([[-1, 0, -4], [2, -2, 1]]))
+
+
+def test_mlp_cross_entropy_forward_and_backward():
+    x, w1, w2 = r(16, 12), r(12, 20) * 0.3, r(20, 4) * 0.3
+    y = RNG.integers(0, 4, 16)
+
+    def f(x, w1, w2, y):
+        return tt.nn.functional.cross_entropy(tt.relu(x @ w1) @ w2, y)
+
+    E.check(f, x, w1, w2, y)
+    E.check(f, x, w1, w2, y, backward=True)
+
+
+def test_unwritten_outputs_are_caught():
+    a = E.alloc((3, 4), "float32")
+    assert E.unwritten(a.get()).all()
+    b = E.alloc((5,), "int64")
+    assert E.unwritten(b.get()).all()
+    assert not E.unwritten(np.zeros(4, np.float32)).any()
+
+
+SYNC_SRC = r'''
+extern "C" __global__ void __launch_bounds__(64) k_scan(const float* __restrict__ in0, float* __restrict__ out,
+                                                     unsigned long long seed, float scale) {
+  __shared__ float s[64];
+  const int t = threadIdx.x;
+  s[t] = in0[blockIdx.x * 64 + t];
+  __syncthreads();
+  // Hillis-Steele inclusive scan through shared memory
+  for (int d = 1; d < 64; d <<= 1) {
+    const float v = t >= d ? s[t - d] : 0.0f;
+    __syncthreads();
+    s[t] += v;
+    __syncthreads();
+  }
+  float w = __shfl_xor_sync(0xffffffffu, s[t], 1);   // the neighbour's prefix
+  float u = __shfl_up_sync(0xffffffffu, w, 2);
+  out[blockIdx.x * 64 + t] = (s[t] + 0.0f * u) * scale + (float)(seed % 7) + 0.0f * w;
+}
+'''
+
+
+def test_fibers_shared_memory_scan_shuffles_and_value_arguments():
+    from torchtrek.codegen.cuda.generator import CudaModule
+
+    launcher = ('def f(K, alloc, x):\n'
+                '    out = alloc((3, 64), "float32")\n'
+                '    K.k_scan.prepared_call((3, 1, 1), (64, 1, 1), x.gpudata, out.gpudata, 2**40 + 3, 0.5)\n'
+                '    return (out,)\n')
+    m = CudaModule("#include <cstdint>\n" + SYNC_SRC, launcher, "f", [])
+    x = r(3, 64)
+    (out,) = E.run_module(m, x)
+    expect = np.cumsum(x.astype(np.float64), axis=1) * 0.5 + (2**40 + 3) % 7
+    np.testing.assert_allclose(out, expect, rtol=1e-5, atol=1e-5)
+
+
+def test_divergent_barrier_is_reported():
+    from torchtrek.codegen.cuda.generator import CudaModule
+
+    src = ('extern "C" __global__ void k_bad(float* out) {\n'
+           '  if (threadIdx.x < 16) __syncthreads(); else __syncwarp();\n  out[threadIdx.x] = 1;\n}\n')
+    launcher = ('def f(K, alloc):\n    out = alloc((64,), "float32")\n'
+                '    K.k_bad.prepared_call((1, 1, 1), (64, 1, 1), out.gpudata)\n    return (out,)\n')
+    with pytest.raises(E.EmulationError, match="deadlock"):
+        E.run_module(CudaModule(src, launcher, "f", []))
+
+
+def test_out_of_range_index_traps():
+    import torchtrek.codegen.cuda.generator as G
+
+    em = E.check(lambda x, i: x[i] * 2, r(5, 3), np.array([4, -1, 0]))
+    if "__trap" not in em.module.cuda_source:
+        pytest.skip("the index kernel does not check its indices")
+    with pytest.raises(E.EmulationError, match="__trap"):
+        E.run_module(em.module, r(5, 3), np.array([4, 7, 0]))
+    assert G  # (the module text above came from the generator)
+
+
+def test_order_dependent_kernel_is_caught():
+    from torchtrek.codegen.cuda.generator import CudaModule
+
+    # each thread reads its left neighbour's output: right only if threads run in order
+    src = ('extern "C" __global__ void k_race(const float* __restrict__ in0, float* __restrict__ out) {\n'
+           '  const int i = blockIdx.x * blockDim.x + threadIdx.x;\n'
+           '  if (i < 300) out[i] = in0[i] + (i ? out[i - 1] : 0.0f);\n}\n')
+    launcher = ('def f(K, alloc, x):\n    out = alloc((300,), "float32")\n'
+                '    K.k_race.prepared_call((2, 1, 1), (256, 1, 1), x.gpudata, out.gpudata)\n'
+                '    return (out,)\n')
+    m = CudaModule(src, launcher, "f", [])
+    x = np.ones(300, np.float32)
+    (fwd,) = E.run_module(m, x)
+    np.testing.assert_array_equal(fwd, np.arange(1, 301))
+    (rev,) = E.run_module(m, x, order="reverse")
+    assert E.unwritten(rev).any() or not np.array_equal(rev, fwd)
+
+
+def test_dropout_draws_the_philox_stream():
+    from torchtrek.codegen.cuda.generator import generate
+
+    try:
+        from torchtrek.codegen.cuda.families.random import (
+            next_philox,
+            uniform_reference,
+        )
+    except ImportError:
+        pytest.skip("no CUDA random kernels yet")
+    x = tt.tensor(r(7, 9))
+    cg = tt.compile(lambda x: tt.nn.functional.dropout(x, 0.25), backend="numpy")._entry_for(
+        (x,), {}, False).compiled
+    m = generate(cg.forward_graph)
+    tt.manual_seed(11)
+    (out,) = E.run_module(m, x.numpy())
+    tt.manual_seed(11)
+    seed, offset = next_philox(0)
+    u = uniform_reference(seed, offset, 63).reshape(7, 9)
+    expect = x.numpy() * ((u >= 0.25).astype(np.float32) * np.float32(1 / 0.75))
+    np.testing.assert_allclose(out, expect, rtol=1e-6)
+    assert 0.5 < (out != 0).mean() < 0.95
+
+
+FAMILY_CASES = [
+    ("index", lambda x, i: x[i] * 2, [(5, 3), np.array([4, -1, 0, 2])]),
+    ("index_put_acc", lambda x, i, v: x.index_put((i,), v, accumulate=True),
+     [(5, 3), np.array([1, 1, -1]), (3, 3)]),
+    ("scatter", lambda x, i, s: x.scatter(1, i, s), [(3, 5), np.array([[0, 4], [1, 1], [2, 3]]), (3, 2)]),
+    ("scatter_add", lambda x, i, s: x.scatter_add(0, i, s),
+     [(3, 5), np.array([[0, 1, 2, 0, -1], [2, 2, 2, 1, 0]]), (2, 5)]),
+    ("cumsum", lambda x: x.cumsum(-1), [(3, 300)]),
+    ("var", lambda x: x.var(1), [(6, 50)]),
+    ("norm", lambda x: x.norm(p=3, dim=1), [(5, 7)]),
+    ("conv2d", lambda x, w: tt.nn.functional.conv2d(x, w, padding=1), [(2, 3, 7, 6), (4, 3, 3, 3)]),
+    ("max_pool", lambda x: tt.nn.functional.max_pool2d(x, 2), [(2, 3, 6, 6)]),
+    ("max_dim", lambda x: x.max(1)[0] + x.max(1)[1], [(4, 9)]),
+    ("layer_norm", lambda x: tt.nn.functional.layer_norm(x, (8,)), [(5, 8)]),
+    ("captured_eye", lambda x: x * tt.eye(4), [(4, 4)]),
+]
+
+
+@pytest.mark.parametrize("backward", [False, True], ids=["fwd", "bwd"])
+@pytest.mark.parametrize("name,fn,specs", FAMILY_CASES, ids=[c[0] for c in FAMILY_CASES])
+def test_family_kernels_match_numpy_backend(name, fn, specs, backward):
+    args = [r(*s) if isinstance(s, tuple) else s for s in specs]
+    try:
+        E.check(fn, *args, backward=backward, rtol=1e-4, atol=1e-4)
+    except NotImplementedError as err:  # a family not written yet
+        pytest.skip(str(err))
