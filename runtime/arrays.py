@@ -26,18 +26,33 @@ def add(a: Any, b: Any) -> Any:
 
 
 def copy(a: Any) -> Any:
-    return a.copy() if on_device(a) else np.array(a, copy=True)
+    if on_device(a):
+        if a.size == 0:  # pycuda's copy of an empty array copies from a null pointer
+            from . import cuda
+
+            return cuda.alloc(a.shape, a.dtype)
+        return a.copy()
+    return np.array(a, copy=True)
 
 
 def copy_into(dst: Any, src: Any) -> None:
-    """dst[...] = src, in place (dst keeps its memory, as a parameter must)."""
+    """dst[...] = src, in place (dst keeps its memory, as a parameter must), across
+    devices, casting as NumPy's unsafe casting does and broadcasting src to dst."""
     if on_device(dst):
         from . import cuda
 
-        drv = cuda.init()
-        if on_device(src):
-            drv.memcpy_dtod(dst.gpudata, src.gpudata, src.nbytes)
-        else:
-            dst.set(np.ascontiguousarray(src, dtype=dst.dtype))
+        if on_device(src) and src.dtype == dst.dtype and src.shape == dst.shape:
+            if dst.nbytes:
+                cuda.init().memcpy_dtod(dst.gpudata, src.gpudata, src.nbytes)
+            return
+        # another dtype or shape (rare: `int_tensor += 0.5`): through the host
+        host = cuda.to_host(src) if on_device(src) else np.asarray(src)
+        host = np.broadcast_to(host.astype(dst.dtype, copy=False), dst.shape)
+        if dst.size:
+            dst.set(np.require(host, requirements="C"))
     else:
+        if on_device(src):
+            from . import cuda
+
+            src = cuda.to_host(src)
         np.copyto(dst, src, casting="unsafe")

@@ -337,6 +337,14 @@ class Const(Literal):
     __slots__ = ()
 
 
+def on_device_of(t: Any, like: Any) -> Any:
+    """An operand-less op's eager result (a mask, a range) moved to `like`'s GPU, so it
+    joins `like` in the next op (in a trace both are already nodes of one graph)."""
+    if t._var is None and like._var is None and like.is_cuda and not t.is_cuda:
+        return t.to(like.device)
+    return t
+
+
 def _edge(t: Any) -> tuple | None:
     if not t.requires_grad:
         return None
@@ -420,4 +428,4 @@ def edge_of(t: Any) -> tuple | None:
     return _edge(t)
 
 
-__all__ = ["bind", "edge_of", "Const"]
+__all__ = ["bind", "edge_of", "Const", "on_device_of"]

@@ -32,7 +32,7 @@ def _finish(arr: np.ndarray, requires_grad: bool, device: Any = None) -> Tensor:
     if device is not None and _device.device(device).type == "cuda":
         from .runtime import cuda
 
-        t = Tensor._wrap(cuda.to_device(np.ascontiguousarray(arr)))
+        t = Tensor._wrap(cuda.to_device(np.require(arr, requirements="C")))
     else:
         t = Tensor._wrap(arr)
     if requires_grad:

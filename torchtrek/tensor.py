@@ -383,7 +383,7 @@ class Tensor:
                     keep.append(s)
             node.residuals = tuple(residuals)
             node.saved = keep or None
-        np.copyto(self._data, result._data, casting="unsafe")
+        _arrays.copy_into(self._data, result._data)  # (either device)
         autograd.bump_version(self)
         if node is not None:
             for s in node.saved or ():

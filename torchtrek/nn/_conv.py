@@ -144,13 +144,13 @@ def max_pool2d(input: Any, kernel_size: IntPair, stride: IntPair | None = None,
     win = bind("unfold2d", [x], {**geo, "pad": "lowest"})
     n, c, oh, ow, kh, kw = win.shape
     flat = F.reshape(win, (n, c, oh, ow, kh * kw))
-    first = F.eq(F.argmax(flat, -1, keepdim=True), arange(kh * kw))  # torch's pick on ties
+    first = F.eq(F.argmax(flat, -1, keepdim=True), arange(kh * kw, device=x.device))  # torch's pick on ties
     out = F.sum(F.where(first, flat, 0), -1) if floating else F.amax(flat, -1)
     if return_indices:
         (sh, sw), (pt, _, pl, _), (dh, dw) = geo["stride"], geo["padding"], geo["dilation"]
         rows = (np.arange(oh) * sh - pt)[:, None, None, None] + (np.arange(kh) * dh)[:, None]
         cols = (np.arange(ow) * sw - pl)[None, :, None, None] + np.arange(kw) * dw
-        where = tensor((rows * x.shape[3] + cols).reshape(oh, ow, kh * kw))
+        where = tensor((rows * x.shape[3] + cols).reshape(oh, ow, kh * kw), device=x.device)
         idx = F.sum(F.where(first, where, 0), -1)
         return (F.squeeze(out, 0), F.squeeze(idx, 0)) if unbatched else (out, idx)
     return F.squeeze(out, 0) if unbatched else out
@@ -189,7 +189,7 @@ def avg_pool2d(input: Any, kernel_size: IntPair, stride: IntPair | None = None,
     if np.all(div == div.flat[0]):
         div = float(div.flat[0])
     else:
-        div = tensor(div.astype(x.dtype.name if x.dtype.is_floating_point else "float64"))
+        div = tensor(div.astype(x.dtype.name if x.dtype.is_floating_point else "float64"), device=x.device)
     if x.dtype.is_floating_point:
         out = total / div
     else:  # integer pooling truncates, as torch's does

@@ -13,6 +13,7 @@ from typing import Any
 import numpy as np
 
 from .. import autograd, creation
+from ..runtime import arrays
 from ..tensor import Tensor
 
 __all__ = [
@@ -48,8 +49,9 @@ def calculate_gain(nonlinearity: str, param: float | None = None) -> float:
 def _write(tensor: Tensor, values: Any) -> Tensor:
     """Fill `tensor` in place (no gradient is recorded, as under torch's no_grad)."""
     with autograd.no_grad():
-        tensor._concrete("nn.init on a traced tensor")[...] = np.asarray(values).astype(
-            tensor.dtype.name, copy=False)
+        # (either device: a layer made with device="cuda" is initialized on the GPU)
+        arrays.copy_into(tensor._concrete("nn.init on a traced tensor"), np.asarray(values))
+        autograd.bump_version(tensor)
     return tensor
 
 

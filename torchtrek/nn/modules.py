@@ -333,18 +333,27 @@ class Module:
                 p.grad.detach_()
                 p.grad.zero_()
 
-    # ------------------------------------------------------------- dtype
+    # ------------------------------------------------------------- dtype, device
     def to(self, *args: Any, **kwargs: Any) -> "Module":
-        """Module.to(dtype) (and 'cpu'): floating parameters and buffers change dtype in
-        place; the Parameter objects stay the same, as in torch."""
-        dtype = kwargs.get("dtype")
+        """Module.to(dtype), .to(device), .to(device, dtype), .to(tensor): parameters and
+        buffers move and change dtype in place (floating ones only, for a dtype); the
+        Parameter objects stay the same, as in torch."""
+        from .. import devices
+
+        dtype, device = kwargs.get("dtype"), kwargs.get("device")
         for a in args:
             if isinstance(a, DType):
                 dtype = a
             elif isinstance(a, Tensor):
-                dtype = a.dtype
-            elif isinstance(a, str) and a.split(":")[0] != "cpu":
-                raise RuntimeError(f"device {a!r} is not available (only 'cpu' is supported yet)")
+                dtype, device = a.dtype, a.device
+            else:
+                device = a
+        if device is not None:
+            target = devices.device(device)
+            for t in list(self.parameters()) + list(self.buffers()):
+                _set_device(t, target)
+                if t.grad is not None:
+                    _set_device(t.grad, target)
         if dtype is not None:
             if not dtype.is_floating_point:
                 raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
@@ -365,7 +374,10 @@ class Module:
         return self.to(dtypes.float16)
 
     def cpu(self) -> "Module":
-        return self
+        return self.to("cpu")
+
+    def cuda(self, device: Any = None) -> "Module":
+        return self.to("cuda" if device is None else device)
 
     def type(self, dst_type: DType) -> "Module":
         return self.to(dst_type)
@@ -389,6 +401,13 @@ class Module:
             else:
                 main += "\n  " + "\n  ".join(lines) + "\n"
         return main + ")"
+
+
+def _set_device(t: Tensor, target: Any) -> None:
+    # torch's `param.data = param.data.to(device)`: same object, new storage
+    if t.device != target:
+        with autograd.no_grad():
+            t._data = t.detach().to(target)._data
 
 
 def _set_dtype(t: Tensor, dtype: DType) -> None:

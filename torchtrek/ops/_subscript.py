@@ -347,6 +347,18 @@ def setitem(x: Any, index: Any, value: Any) -> None:
                 "x[...] = value on a tensor that is part of an autograd graph is not supported "
                 "eagerly yet; compute it out of place (tt.where, index_put, scatter), under "
                 "tt.no_grad(), or inside tt.compile, which supports it")
+    if not isinstance(x._data, np.ndarray):
+        # a GPU tensor: the new value through the index ops' kernels, written into x's
+        # memory (so views of x see it, as NumPy's in-place write does on the CPU)
+        from ..runtime import arrays
+
+        if isinstance(value, Tensor) and not value.is_cuda and value.ndim:
+            value = value.to(x.device)
+        with autograd.no_grad():
+            new = assign(x, index, value)
+        arrays.copy_into(x._data, new._data)
+        autograd.bump_version(x)
+        return
     v = np.asarray(value._data if isinstance(value, Tensor) else value).astype(x.dtype.name)
     if plan.basic_only:
         key: Any = tuple(plan.numpy_key)

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Sequence, Union
 
 from .. import functional as F
-from .._dispatch import bind
+from .._dispatch import bind, on_device_of as _on_device_of
 from ..ir import dtypes
 
 Label = Union[str, int]  # a letter, or the index of an ellipsis dim (aligned right)
@@ -172,7 +172,7 @@ def _diagonal(x: Any, labels: list[Label]) -> tuple[Any, list[Label]]:
         p = next(i for i, label in enumerate(labels) if labels.index(label) != i)
         first = labels.index(labels[p])
         n = x.shape[p]
-        mask = bind("eye_mask", [], {"n": n, "m": n})
+        mask = _on_device_of(bind("eye_mask", [], {"n": n, "m": n}), x)
         shape = [1] * x.ndim
         shape[first] = shape[p] = n
         x = F.where(_reshape(mask, shape), x, 0)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Sequence
 
 from .. import functional as F
-from .._dispatch import bind
+from .._dispatch import bind, on_device_of as _on_device_of
 from ..ir import dtypes
 from ..ir.graph import Literal
 from ..ir.shapes import normalize_dim
@@ -199,7 +199,7 @@ def trace(x: Any) -> Any:
     if x.ndim != 2:
         raise RuntimeError(f"trace: expected a matrix, but got tensor with dim {x.ndim}")
     _no_bool("trace", x)
-    mask = bind("eye_mask", [], {"n": x.shape[0], "m": x.shape[1]})
+    mask = _on_device_of(bind("eye_mask", [], {"n": x.shape[0], "m": x.shape[1]}), x)
     diag = F.where(mask, x, 0)
     return bind("sum", [diag], {"dims": (0, 1), "keepdim": False}, grad_name="TraceBackward0")
 
