@@ -82,18 +82,9 @@ def _run(fn, arrays, device, compiled):
     return out.cpu().detach().numpy(), [x.grad.cpu().numpy() for x in xs if x.requires_grad]
 
 
-# Eagerly, trace() and einsum diagonals build their eye_mask on the CPU (a creation op
-# with no operand to take the device from), then `where` meets a CUDA tensor: a front-end
-# bug (torchtrek/ops/linalg.py trace, ops/einsum.py _diagonal), not a kernel's.
-EAGER_EYE_MASK_ON_CPU = {"trace", "einsum_diagonal"}
-
-
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
 @pytest.mark.parametrize("name,fn,specs,torch_ok", CASES, ids=[c[0] for c in CASES])
-def test_indexing_on_gpu_matches_numpy_backend(request, name, fn, specs, torch_ok, compiled):
-    if not compiled and name in EAGER_EYE_MASK_ON_CPU:
-        request.applymarker(pytest.mark.xfail(
-            reason="eager eye_mask is made on the CPU: device mismatch in where", strict=False))
+def test_indexing_on_gpu_matches_numpy_backend(name, fn, specs, torch_ok, compiled):
     arrays = _inputs(name, specs)
     out_cpu, grads_cpu = _run(fn, arrays, "cpu", compiled)
     out_gpu, grads_gpu = _run(fn, arrays, "cuda", compiled)

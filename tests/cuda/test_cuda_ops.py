@@ -200,3 +200,24 @@ def test_device_arrays_of_every_shape_and_dtype_round_trip():
             t = tt.tensor(a, device="cuda")
             assert t.shape == a.shape and str(t.dtype) == f"torchtrek.{dt}"
             np.testing.assert_array_equal(t.cpu().numpy(), a)
+
+
+def test_eager_in_place_ops_and_assignment_on_gpu():
+    a = np.arange(12, dtype=np.float32).reshape(3, 4)
+    for device in ("cpu", "cuda"):
+        x = tt.tensor(a, device=device)
+        v = x.view(12)  # a view sees the in-place writes
+        x.add_(1.0)
+        x.mul_(tt.tensor(a, device=device))
+        x[1] = 7.0
+        x[:, 0] = tt.tensor([1.0, 2.0, 3.0], device=device)
+        x[tt.tensor([0, 2], device=device), 1] = -1.0
+        x.copy_(x * 2)
+        y = tt.ones(4, dtype=tt.int64, device=device)
+        y += 2
+        got = (x.cpu().numpy(), v.cpu().numpy(), y.cpu().numpy(), x._version)
+        if device == "cpu":
+            want = got
+    for g, w in zip(got, want):
+        np.testing.assert_array_equal(g, w)
+    assert tt.tensor(2.0, device="cuda").shape == ()

@@ -199,8 +199,7 @@ def test_max_pool_indices_on_gpu():
 
 def test_nn_conv2d_module_on_gpu():
     gpu = tt.nn.Conv2d(4, 24, 3, stride=2, padding=1, groups=2, device="cuda")
-    if not gpu.weight.is_cuda:  # seen 2026-11: the layer builds its parameters on the CPU
-        pytest.skip("nn.Conv2d(device='cuda') does not put its parameters on the GPU yet")
+    assert gpu.weight.is_cuda and gpu.bias.is_cuda
     cpu = tt.nn.Conv2d(4, 24, 3, stride=2, padding=1, groups=2)
     with tt.no_grad():  # the CPU twin takes the GPU module's initial parameters
         cpu.weight.copy_(tt.tensor(gpu.weight.detach().cpu().numpy()))
@@ -250,3 +249,20 @@ def test_small_convnet_training_step_on_gpu_matches_cpu():
     np.testing.assert_allclose(l_gpu, l_cpu, rtol=1e-4, atol=1e-5)
     for a, b in zip(p_gpu, p_cpu):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+def test_nn_module_moves_to_the_gpu_and_back():
+    m = tt.nn.Sequential(tt.nn.Conv2d(3, 8, 3, padding=1), tt.nn.ReLU(), tt.nn.Flatten(),
+                         tt.nn.Linear(8 * 5 * 5, 4))
+    x = _arrays([(2, 3, 5, 5)])[0]
+    ref = m(tt.tensor(x)).detach().numpy()
+    w = m[0].weight
+    assert m.cuda() is m and w.is_cuda and m[0].weight is w  # the same Parameter objects
+    out = m(tt.tensor(x, device="cuda"))
+    out.sum().backward()
+    assert m[3].weight.grad.is_cuda
+    np.testing.assert_allclose(out.detach().cpu().numpy(), ref, rtol=1e-4, atol=1e-5)
+    opt = tt.optim.SGD(m.parameters(), lr=0.1)
+    opt.step()  # eager in-place updates on device memory
+    m.to("cpu")
+    assert not w.is_cuda and not m[3].weight.grad.is_cuda
