@@ -59,7 +59,7 @@ def _run(fn, a, device, compiled, grad_seed=1):
     f = tt.compile(fn) if compiled else fn
     out = f(x)
     ct = np.asarray(np.random.default_rng(grad_seed).standard_normal(tuple(out.shape)), np.float32)
-    out.backward(tt.tensor(ct).to(device))  # (tt.tensor(0-d array, device="cuda") gives 1-d)
+    out.backward(tt.tensor(ct, device=device))
     return out.cpu().detach().numpy(), x.grad.cpu().numpy(), ct
 
 
@@ -177,9 +177,6 @@ def test_dropout_in_an_exported_cuda_module(tmp_path):
     np.testing.assert_array_equal(mod.forward(x), a)
 
 
-@pytest.mark.xfail(reason="eager uniform has no operand, so it runs on the CPU and the mask "
-                          "meets a CUDA tensor (fix proposed for nn/functional.py: dropout)",
-                   strict=False)
 def test_eager_dropout_on_a_cuda_tensor():
     x = tt.tensor(np.ones((100, 100), np.float32), device="cuda")
     y = F.dropout(x, 0.5).cpu().numpy()
