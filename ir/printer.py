@@ -59,6 +59,15 @@ def value_names(graph: Graph, code: bool = True,
     return names
 
 
+def pin_names(graph: Graph) -> None:
+    """Make every value's hint the name the IR text gives it. A graph read back from
+    its text (the disk cache) has exactly these hints; a freshly traced one must too, or
+    a later pass that drops values (fusion keeps the last `add_1` of a chain, whose hint
+    is still `add`) would name the generated code differently on a cache hit."""
+    for v, name in value_names(graph, code=False).items():
+        v.hint = name
+
+
 def format_attr(value: Any) -> str:
     if isinstance(value, float) and not math.isfinite(value):
         return repr(value)  # inf, -inf, nan: the parser reads these words back

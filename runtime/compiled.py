@@ -19,6 +19,7 @@ from ..ir.autodiff import Backward, build_backward
 from ..ir.graph import Graph, Var
 from ..ir.parser import parse
 from ..ir.passes import dce, optimize
+from ..ir.printer import pin_names
 from ..ir.remat import rematerialize
 from ..ir.symdims import free_sizes
 from . import disk_cache
@@ -124,6 +125,8 @@ class CompiledGraph:
         self._forward_graph = fwd = passes.strip_detach(fwd)
         if self._backward is not None:
             self._backward.graph = passes.strip_detach(self._backward.graph)
+        for g in (fwd,) + ((self._backward.graph,) if self._backward else ()):
+            pin_names(g)  # the names a graph read back from the cache has
         if passes.DEBUG and not free_sizes(fwd):  # (CUDA never sees shape-generic graphs)
             RECORDED.extend((fwd,) + ((self._backward.graph,) if self._backward else ()))
             for g in (self._graph, fwd) + ((self._backward.graph,) if self._backward else ()):
