@@ -17,7 +17,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .. import functional as F
-from .._dispatch import bind
+from .._dispatch import bind, on_device_of
 from ..ir import dtypes
 from ..ir.dtypes import DType
 from ..ir.shapes import normalize_dim
@@ -134,6 +134,7 @@ def dropout(input: Any, p: float = 0.5, training: bool = True, inplace: bool = F
         return input * 0.0
     d = input.dtype
     u = bind("uniform", [], {"shape": tuple(input.shape), "dtype": d, "key": _fresh_key()})
+    u = on_device_of(u, input)  # eager on a GPU: drawn on the host, then copied
     # torch scales by 1 / (1 - p) computed in the tensor's dtype
     scale = float(np.asarray(1, d.name) / np.asarray(1 - p, d.name))
     return input * (F.cast(F.ge(u, float(p)), d) * scale)
