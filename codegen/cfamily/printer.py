@@ -17,7 +17,7 @@ from sympy.printing.precedence import precedence
 C_TYPES = {
     "float32": "float", "float64": "double", "int64": "long long", "int32": "int",
     "int16": "short", "int8": "signed char", "uint8": "unsigned char", "bool": "bool",
-    "float16": "__half",
+    "float16": "tt_half",  # CUDA only: a float-converting wrapper of __half (kernels.cu.j2)
 }  # fmt: skip
 
 # Helpers every C-family kernel module defines (see PREAMBLE): NaN-propagating max/min.

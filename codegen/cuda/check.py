@@ -12,7 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Sequence
 
-from .generator import CudaModule
+from .generator import HALF_PREAMBLE, CudaModule
 
 ARCHS = ("sm_80", "sm_90")
 
@@ -42,7 +42,7 @@ def distinct_kernels(modules: Sequence[CudaModule]) -> tuple[str, list[str]]:
 
 def compile_kernels(preamble: str, kernels: Sequence[str], arch: str, workdir: Path) -> str | None:
     """None when nvcc accepts every kernel; else nvcc's error text."""
-    parts = ["#include <cstdint>\n#include <cmath>\n#include <climits>\n"
+    parts = ["#include <cstdint>\n#include <cmath>\n#include <climits>\n", HALF_PREAMBLE,
              "#define __TT_INLINE__ __device__ __forceinline__\n", preamble]
     parts += [k.replace("KERNEL", f"k{j}", 1) + "\n" for j, k in enumerate(kernels)]
     fd, path = tempfile.mkstemp(suffix=".cu", dir=workdir)

@@ -105,6 +105,23 @@ def _c_literal(a: Literal, compute: str) -> str:
     return f"{int(v)}LL"
 
 
+def _compute_dtype(name: str) -> str:
+    """The dtype arithmetic is printed in: float16 values load into float (as torch's
+    kernels do; the module defines no __half operators, so every use converts)."""
+    return "float32" if name == "float16" else name
+
+
+def _value(load: str, dtype: str) -> str:
+    """A load as a value in its compute type: a float16 element as float (so that a
+    `cond ? x : 0` has one type)."""
+    return f"(float)({load})" if dtype == "float16" else load
+
+
+def _acc_type(name: str) -> str:
+    """The C type a reduction or a product accumulates a `name` value in."""
+    return "float" if name == "float16" else C_TYPES[name]
+
+
 def _coords(shape: Sequence[int], var: str, needed: set[int], prefix: str = "c") -> list[str]:
     """Statements decomposing flat index `var` into the coordinates in `needed`."""
     if not needed:
@@ -267,16 +284,20 @@ class _Gen:
                 return views, lambda l: f"({l[0]} != 0)"
             return views, lambda l: f"({out_t})({l[0]})"
         if e.op == "where":
+            compute_w = _compute_dtype(out.dtype.name)
+
             def where_of(loads: list[str]) -> str:
-                vals = [_c_literal(a, out.dtype.name) if isinstance(a, Literal) else ld
+                vals = [_c_literal(a, compute_w) if isinstance(a, Literal) else ld
                         for a, ld in zip(e.inputs, loads)]
+                if out.dtype.name == "float16":  # both branches in float (no __half ?: double)
+                    vals[1:] = [f"(float)({v})" for v in vals[1:]]
                 return f"({vals[0]} ? {vals[1]} : {vals[2]})"
             return views, where_of
         # a pointwise op or a fused chain: printed from its sympy formula
         expr = symbolic.formula(e.op, e.attrs, symbolic.literal_key(e))
         syms = symbolic.arg_symbols(len(e.inputs))
-        compute = out.dtype.name if out.dtype.is_floating_point else next(
-            (a.dtype.name for a in e.inputs if a.dtype.is_floating_point), "int64")
+        compute = _compute_dtype(out.dtype.name if out.dtype.is_floating_point else next(
+            (a.dtype.name for a in e.inputs if a.dtype.is_floating_point), "int64"))
 
         def expr_of(loads: list[str]) -> str:
             names = {}
@@ -342,7 +363,7 @@ class _Gen:
         (x,) = e.inputs
         r, c, k = f"c{x.ndim - 2}", f"c{x.ndim - 1}", e.params["k"]
         keep = f"({c} - {r} >= {k})" if e.params["upper"] else f"({c} - {r} <= {k})"
-        self.indexed(e, [x], f"{keep} ? in0[i] : 0")
+        self.indexed(e, [x], f"{keep} ? {_value('in0[i]', x.dtype.name)} : 0")
 
     def concat(self, e: Eqn) -> None:
         from ...ir.ops.shape import is_skipped_in_cat
@@ -356,7 +377,7 @@ class _Gen:
             st = contiguous_strides(a.shape)
             off = " + ".join(f"(c{k} - {start})*{st[k]}" if k == dim else f"c{k}*{st[k]}"
                              for k in range(a.ndim)) or "0"
-            pieces.append((start + a.shape[dim], f"in{j}[{off}]"))
+            pieces.append((start + a.shape[dim], _value(f"in{j}[{off}]", a.dtype.name)))
             start += a.shape[dim]
         for end, load in reversed(pieces):
             expr = f"(c{dim} < {end} ? {load} : {expr})"
@@ -378,7 +399,7 @@ class _Gen:
         off = " + ".join(f"(c{k} - {lo})*{st[k]}" for k, (lo, _) in enumerate(widths)) or "0"
         value = e.params.get("value", 0)
         fill = _c_literal(Literal(value, x.dtype), x.dtype.name)
-        self.indexed(e, [x], f"({inside}) ? in0[{off}] : {fill}")
+        self.indexed(e, [x], f"({inside}) ? {_value(f'in0[{off}]', x.dtype.name)} : {fill}")
 
     def gather(self, e: Eqn) -> None:
         x, idx = e.inputs
@@ -511,7 +532,7 @@ class _Gen:
             finish = (f"  acc = tt_block_reduce<int, {op}>(acc);\n"
                       f"  if (threadIdx.x == 0) out[o] = ({out_t})acc;")
         else:
-            acc_t = out_t if out.dtype.is_floating_point else "long long"
+            acc_t = _acc_type(out.dtype.name) if out.dtype.is_floating_point else "long long"
             op = {"sum": "TtSum", "amax": "TtMax", "amin": "TtMin", "prod": "TtProd"}[e.op]
             init = f"  {acc_t} acc = {op}<{acc_t}>::id();"
             loop = f"    acc = {op}<{acc_t}>::op(acc, ({acc_t})({value}));"
@@ -581,6 +602,8 @@ class _Gen:
         src_a, (sam, sak), a_bst = self._matrix_view(a, a_shape, batch)
         src_b, (sbk, sbn), b_bst = self._matrix_view(b, b_shape, batch)
         ct = C_TYPES[out.dtype.name]
+        at = _acc_type(out.dtype.name)  # float16 products accumulate in float
+        cv = f"({at})" if at != ct else ""
         bcoords = _coords(batch, "bz", set(range(len(batch))), "z")
         a_off = " + ".join(f"z{j}*{s}" for j, s in enumerate(a_bst) if s) or "0"
         b_off = " + ".join(f"z{j}*{s}" for j, s in enumerate(b_bst) if s) or "0"
@@ -603,9 +626,9 @@ class _Gen:
     b_off = {b_off};
   }}
   A += a_off; B += b_off; C += bz * {m * n}LL;
-  __shared__ {ct} As[8][{t}];
-  __shared__ {ct} Bs[8][{t}];
-  {ct} acc[{r}][{r}];
+  __shared__ {at} As[8][{t}];
+  __shared__ {at} Bs[8][{t}];
+  {at} acc[{r}][{r}];
   for (int i = 0; i < {r}; ++i) for (int j = 0; j < {r}; ++j) acc[i][j] = {zero};
   const int tid = threadIdx.x;
   const int row0 = blockIdx.y * {t}, col0 = blockIdx.x * {t};
@@ -615,15 +638,15 @@ class _Gen:
       const int idx = tid + l * 256;
       const int am = idx / 8, ak = idx % 8;
       const int r = row0 + am, c = k0 + ak;
-      As[ak][am] = (r < {m} && c < {k}) ? A[(long long)r * {sam} + (long long)c * {sak}] : {zero};
+      As[ak][am] = (r < {m} && c < {k}) ? {cv}A[(long long)r * {sam} + (long long)c * {sak}] : {zero};
       const int bk = idx / {t}, bn = idx % {t};
       const int r2 = k0 + bk, c2 = col0 + bn;
-      Bs[bk][bn] = (r2 < {k} && c2 < {n}) ? B[(long long)r2 * {sbk} + (long long)c2 * {sbn}] : {zero};
+      Bs[bk][bn] = (r2 < {k} && c2 < {n}) ? {cv}B[(long long)r2 * {sbk} + (long long)c2 * {sbn}] : {zero};
     }}
     __syncthreads();
     #pragma unroll
     for (int kk = 0; kk < 8; ++kk) {{
-      {ct} ra[{r}], rb[{r}];
+      {at} ra[{r}], rb[{r}];
       #pragma unroll
       for (int i = 0; i < {r}; ++i) ra[i] = As[kk][trow + i];
       #pragma unroll
@@ -723,6 +746,23 @@ class _Gen:
                     f"op {e.op!r} has no CUDA kernel yet (at {e.loc or 'graph ' + self.graph.name})")
 
 
+# float16 storage, defined in modules that hold float16 data. Values convert to float for
+# every operation (torch's kernels compute half values in float too); with one conversion
+# each way, mixed expressions are unambiguous (__half itself converts to every built-in type).
+HALF_PREAMBLE = """\
+#include <cuda_fp16.h>
+struct tt_half {
+  __half h;
+  tt_half() = default;
+  __device__ tt_half(float f) : h(__float2half(f)) {}
+  __device__ operator float() const { return __half2float(h); }
+};
+__device__ __forceinline__ float atomicAdd(tt_half* p, float v) {
+  return __half2float(atomicAdd(&p->h, __float2half(v)));
+}
+"""
+
+
 # Kernel printers kept in their own modules by family (indexing, windows, scans and
 # statistics, random numbers): op name -> printer(gen, eqn), filled by @family_kernel.
 FAMILY_KERNELS: dict[str, Any] = {}
@@ -740,9 +780,6 @@ def family_kernel(*ops: str):
 def generate(graph: Graph, fn_name: str | None = None) -> CudaModule:
     """CUDA source and host launcher for `graph` (after autodiff: detach is dropped and
     pointwise chains fused here)."""
-    for v in graph.vars_defined():
-        if v.dtype.name == "float16":  # no half-precision kernels yet (arithmetic, loads)
-            raise NotImplementedError("op 'float16 data' has no CUDA kernels")
     graph = fuse_pointwise(strip_detach(graph), duplicate=True)  # memory-bound: recompute
     # literal outputs need a buffer: materialize them with `full`
     outs = []
@@ -759,8 +796,10 @@ def generate(graph: Graph, fn_name: str | None = None) -> CudaModule:
     g.run()
     fn = fn_name or _identifier(graph.name)
     names = g.names
+    half = any(v.dtype.name == "float16" for v in graph.vars_defined())
     cuda = _env().get_template("kernels.cu.j2").render(
-        version=VERSION, graph_name=graph.name, preamble=PREAMBLE, kernels=g.kernels)
+        version=VERSION, graph_name=graph.name, preamble=PREAMBLE, kernels=g.kernels,
+        half_preamble=HALF_PREAMBLE if half else "")
     sig = ", ".join(f"{names[v]}: {v.type}" for v in graph.inputs)
     launcher = _env().get_template("launcher.py.j2").render(
         version=VERSION, graph_name=graph.name, fn_name=fn,

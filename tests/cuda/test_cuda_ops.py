@@ -221,3 +221,35 @@ def test_eager_in_place_ops_and_assignment_on_gpu():
     for g, w in zip(got, want):
         np.testing.assert_array_equal(g, w)
     assert tt.tensor(2.0, device="cuda").shape == ()
+
+
+HALF_CASES = [
+    ("chain", lambda x, y: ((x * 2 + 1).tanh() * y).sum(1), [(8, 300), (300,)]),
+    ("matmul_relu", lambda x, y: (x @ y).relu(), [(40, 30), (30, 20)]),
+    ("log_softmax", lambda x, y: tt_or(x).nn.functional.log_softmax(x * y, 1), [(16, 10), (16, 10)]),
+    ("conv_pool", lambda x, w: tt_or(x).nn.functional.max_pool2d(
+        tt_or(x).nn.functional.conv2d(x, w, padding=1), 2), [(2, 4, 8, 8), (16, 4, 3, 3)]),
+    ("cumsum_norm", lambda x, y: x.cumsum(1) * y.norm(dim=1, keepdim=True), [(4, 9), (4, 9)]),
+]
+
+
+@pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
+@pytest.mark.parametrize("name,fn,shapes", HALF_CASES, ids=[c[0] for c in HALF_CASES])
+def test_float16_on_gpu_matches_torch_and_numpy_backend(name, fn, shapes, compiled):
+    # half storage, float arithmetic (as torch's CUDA kernels); the NumPy backend rounds
+    # after every op, so it is the looser reference
+    arrays = [a.astype(np.float16) for a in _inputs(shapes, False)]
+    out_gpu, grads_gpu = _run(fn, arrays, "cuda", compiled)
+    out_cpu, grads_cpu = _run(fn, arrays, "cpu", compiled)
+    assert out_gpu.dtype == np.float16 and all(g.dtype == np.float16 for g in grads_gpu)
+    np.testing.assert_allclose(out_gpu.astype(np.float32), out_cpu.astype(np.float32), rtol=3e-2, atol=3e-2)
+    for g, c in zip(grads_gpu, grads_cpu):
+        np.testing.assert_allclose(g.astype(np.float32), c.astype(np.float32), rtol=3e-2, atol=3e-2)
+    if TORCH_CUDA:
+        ts = [torch.tensor(a, device="cuda", requires_grad=True) for a in arrays]
+        out = fn(*ts)
+        out.backward(torch.ones_like(out))
+        np.testing.assert_allclose(out_gpu.astype(np.float32), out.detach().float().cpu().numpy(),
+                                   rtol=1e-2, atol=1e-2)
+        for g, t in zip(grads_gpu, ts):
+            np.testing.assert_allclose(g.astype(np.float32), t.grad.float().cpu().numpy(), rtol=1e-2, atol=1e-2)

@@ -148,6 +148,13 @@ inline unsigned atomicAdd(unsigned* p, unsigned v) { return tt_emu_rmw_add(p, v)
 inline unsigned long long atomicAdd(unsigned long long* p, unsigned long long v) { return tt_emu_rmw_add(p, v); }
 inline float atomicAdd(float* p, float v) { return tt_emu_rmw_add(p, v); }
 inline double atomicAdd(double* p, double v) { return tt_emu_rmw_add(p, v); }
+
+// float16: cuda_fp16.h's __half as g++'s _Float16 (the kernels only store and load it,
+// converting to float for arithmetic through their tt_half wrapper)
+typedef _Float16 __half;
+inline __half __float2half(float f) { return (__half)f; }
+inline float __half2float(__half h) { return (float)h; }
+inline __half atomicAdd(__half* p, __half v) { return tt_emu_rmw_add(p, v); }
 inline int atomicSub(int* p, int v) { int o = *p; *p = o - v; return o; }
 inline unsigned atomicSub(unsigned* p, unsigned v) { unsigned o = *p; *p = o - v; return o; }
 template <typename T> inline T atomicExch(T* p, T v) { T o = *p; *p = v; return o; }

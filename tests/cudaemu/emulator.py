@@ -246,7 +246,9 @@ class _Library:
                 f"unsigned by, unsigned bz, int fibers, const uint64_t* a) {{\n"
                 f"  return tt_emu_launch_fn({n}, gx, gy, gz, bx, by, bz, fibers, a);\n}}\n"
                 f'extern "C" const char* tt_sig_{n}() {{ return tt_emu_signature({n}); }}')
-        text = f'#include "{SHIM}"\n#line 1 "module.cu"\n' + cuda_source + "\n".join(wrappers) + "\n"
+        # the shim defines __half itself (as _Float16): the toolkit's header is not here
+        source = cuda_source.replace("#include <cuda_fp16.h>", "")
+        text = f'#include "{SHIM}"\n#line 1 "module.cu"\n' + source + "\n".join(wrappers) + "\n"
         shim_text = SHIM.read_text()
         key = hashlib.sha256("\0".join((text, shim_text, *CXX_FLAGS)).encode()).hexdigest()[:24]
         so = cache_dir() / f"{key}.so"

@@ -272,3 +272,51 @@ def test_family_kernels_match_numpy_backend(name, fn, specs, backward):
         E.check(fn, *args, backward=backward, rtol=1e-4, atol=1e-4)
     except NotImplementedError as err:  # a family not written yet
         pytest.skip(str(err))
+
+
+# float16 data: stored as half (tt_half), computed in float, accumulated in float
+def _h(*shape):
+    return RNG.standard_normal(shape).astype(np.float16)
+
+
+HALF_CASES = [
+    ("add_broadcast", lambda x, y: x + y, [(4, 5), (5,)]),
+    ("chain", lambda x: (x * 2 + 1).tanh() * x, [(100,)]),
+    ("row_and_column_sums", lambda x: x.sum(1).sum() + x.sum(0).sum(), [(30, 1100)]),
+    ("argmax_amax", lambda x: x.argmax(1).half() + x.amax(1), [(4, 10)]),
+    ("matmul", lambda x, y: x @ y, [(33, 20), (20, 17)]),
+    ("softmax_where", lambda x: tt.where(x > 0, tt.nn.functional.softmax(x, 1), 0.0), [(6, 10)]),
+    ("tri_pad_cat", lambda x: tt.cat([x.tril(), tt.nn.functional.pad(x, (1, 1))], 1), [(4, 4)]),
+    ("cumsum_var_norm", lambda x: x.cumsum(1).sum(1) + x.var(1) + x.norm(3, 1), [(3, 7)]),
+    ("index_put_scatter_add", lambda x, s: x.index_put((tt.tensor([0, 0]),), s[:, :3], accumulate=True)
+     .scatter_add(1, tt.tensor([[0, 1], [1, 0]]), s[:2, :2]), [(2, 3), (2, 4)]),
+    ("conv_pool", lambda x, w: tt.nn.functional.max_pool2d(tt.nn.functional.conv2d(x, w, padding=1), 2),
+     [(1, 4, 6, 6), (16, 4, 3, 3)]),
+    ("cross_entropy", lambda x: tt.nn.functional.cross_entropy(x, tt.tensor([0, 2, 1])), [(3, 4)]),
+]
+
+
+@pytest.mark.parametrize("backward", [False, True], ids=["fwd", "bwd"])
+@pytest.mark.parametrize("name,fn,shapes", HALF_CASES, ids=[c[0] for c in HALF_CASES])
+def test_float16_kernels_match_numpy_backend(name, fn, shapes, backward):
+    # (the NumPy backend rounds to half after every op; the kernels only when storing)
+    em = E.emulate(fn, *[_h(*s) for s in shapes], backward=backward)
+    assert "tt_half" in em.module.cuda_source
+    for out, ref in zip(em.outputs, em.reference):
+        assert out.dtype == ref.dtype
+        np.testing.assert_allclose(out.astype(np.float64), ref.astype(np.float64), rtol=3e-2, atol=3e-2)
+
+
+def test_float16_dropout_draws_11_bit_uniforms():
+    from torchtrek.codegen.cuda.families.random import next_philox, uniform_reference
+    from torchtrek.codegen.cuda.generator import generate
+
+    x = tt.tensor(_h(5, 9))
+    cg = tt.compile(lambda x: tt.nn.functional.dropout(x, 0.25), backend="numpy")._entry_for(
+        (x,), {}, False).compiled
+    tt.manual_seed(3)
+    (out,) = E.run_module(generate(cg.forward_graph), x.numpy())
+    tt.manual_seed(3)
+    u = uniform_reference(*next_philox(0), 45, "float16").reshape(5, 9)
+    assert u.max() < 1 and u.dtype == np.float16
+    np.testing.assert_array_equal(out != 0, (u >= 0.25) & (x.numpy() != 0))

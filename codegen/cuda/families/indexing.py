@@ -124,7 +124,7 @@ def _copy_with_claims(gen, e: Eqn, x: Var, claim: str | None, claim_t: str) -> N
 
 def _atomic_add(ct: str, target: str, val: str) -> list[str]:
     """target += val atomically, for every C type a tensor can have."""
-    if ct in ("float", "double", "int"):
+    if ct in ("float", "double", "int", "tt_half"):  # (tt_half: kernels.cu.j2's overload)
         return [f"atomicAdd(&{target}, {val});"]
     if ct == "long long":  # two's complement: the unsigned sum is the signed one
         return [f"atomicAdd((unsigned long long*)&{target}, (unsigned long long)({val}));"]

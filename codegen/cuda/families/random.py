@@ -25,7 +25,7 @@ from ..generator import BLOCK, Kernel, _Gen, family_kernel
 from ....ir.graph import Eqn
 
 # 2^-24 and 2^-53: the top 24 (float) or 53 (double) random bits, scaled into [0, 1)
-_VALUES_PER_GROUP = {"float32": 4, "float64": 2}
+_VALUES_PER_GROUP = {"float32": 4, "float64": 2, "float16": 4}
 
 _PHILOX = """\
     // Philox4x32-10: ten rounds of two 32x32->64 multiplies, the key bumped by Weyl constants
@@ -47,7 +47,7 @@ def print_uniform(gen: _Gen, e: Eqn) -> None:
     out = e.outputs[0]
     dt = out.dtype.name
     if dt not in _VALUES_PER_GROUP:
-        raise NotImplementedError(f"op 'uniform' of dtype {dt} (float32 and float64 only)")
+        raise NotImplementedError(f"op 'uniform' of dtype {dt} (floating point only)")
     n = out.type.numel
     per = _VALUES_PER_GROUP[dt]
     groups = -(-n // per)
@@ -59,11 +59,14 @@ def print_uniform(gen: _Gen, e: Eqn) -> None:
     if dt == "float32":
         vals = [f"(c{j} >> 8) * 5.9604644775390625e-08f" for j in range(4)]  # 2^-24
         vec = "float4"
+    elif dt == "float16":  # 11 bits: exact in half precision, so never rounded up to 1
+        vals = [f"(c{j} >> 21) * 4.8828125e-04f" for j in range(4)]  # 2^-11
+        vec = None
     else:
         vals = [f"(((unsigned long long)c{2 * j + 1} << 21) ^ (c{2 * j} >> 11)) "
                 "* 1.1102230246251565e-16" for j in range(2)]  # 53 bits * 2^-53
         vec = "double2"
-    if n % per == 0:  # whole groups: one vector store per thread
+    if n % per == 0 and vec:  # whole groups: one vector store per thread
         store = (f"    reinterpret_cast<{vec}*>(out)[g] = make_{vec}({', '.join(vals)});\n")
     else:
         store = (f"    const {ct} v[{per}] = {{{', '.join(vals)}}};\n"
@@ -127,6 +130,8 @@ def uniform_reference(seed: int, offset: int, n: int, dtype: str = "float32") ->
         c = philox_reference(seed, (offset + g) % 2**64)
         if dtype == "float32":
             vals += [np.float32((w >> 8) * 2.0**-24) for w in c]
+        elif dtype == "float16":
+            vals += [np.float16((w >> 21) * 2.0**-11) for w in c]
         else:
             vals += [(((c[2 * j + 1] << 21) ^ (c[2 * j] >> 11)) * 2.0**-53) for j in range(2)]
     return np.array(vals[:n], dtype=dtype)

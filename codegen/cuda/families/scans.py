@@ -30,6 +30,8 @@ FEW_BLOCKS = 2 * 132   # fewer lines than this leave an H100's SMs idle with a b
 def _acc_type(dtype_name: str) -> str:
     if dtype_name in ("float32", "float64"):
         return C_TYPES[dtype_name]
+    if dtype_name == "float16":
+        return "float"  # half values add up in float, as torch's scans do
     return "long long"  # integer scans (the front end gives int64; int32 by dtype=)
 
 

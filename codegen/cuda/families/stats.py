@@ -14,7 +14,8 @@ sum of squares cancels catastrophically (large mean, small spread).
 from __future__ import annotations
 
 from ...cfamily.printer import C_TYPES
-from ..generator import BLOCK, _c_literal, _coords, _Gen, contiguous_strides, family_kernel
+from ..generator import (BLOCK, _acc_type, _c_literal, _compute_dtype, _coords, _Gen,
+                         contiguous_strides, family_kernel)
 from ....ir.graph import Eqn, Literal
 from ....ir.symdims import is_symbolic
 
@@ -62,13 +63,13 @@ def print_var(gen: _Gen, e: Eqn) -> None:
     if not out.dtype.is_floating_point:
         raise NotImplementedError(f"op {e.op!r} on {out.dtype.name} (floating point only)")
     base_s, off_s, m = _frame(e)
-    ct, it = C_TYPES[out.dtype.name], C_TYPES[x.dtype.name]
-    count = _c_literal(Literal(_static(e, "count"), out.dtype), out.dtype.name)
-    dof = _c_literal(Literal(_static(e, "dof"), out.dtype), out.dtype.name)
+    ct, it, ot = _acc_type(out.dtype.name), C_TYPES[x.dtype.name], C_TYPES[out.dtype.name]
+    count = _c_literal(Literal(_static(e, "count"), out.dtype), _compute_dtype(out.dtype.name))
+    dof = _c_literal(Literal(_static(e, "dof"), out.dtype), _compute_dtype(out.dtype.name))
     result = f"{_math(ct, 'sqrt')}(acc / {dof})" if e.op == "std" else f"acc / {dof}"
     red = f"tt_block_reduce<{ct}, TtSum<{ct}> >(acc)"
     src = (f"extern \"C\" __global__ void __launch_bounds__({BLOCK}) KERNEL("
-           f"const {it}* __restrict__ in0, {ct}* __restrict__ out) {{\n"
+           f"const {it}* __restrict__ in0, {ot}* __restrict__ out) {{\n"
            f"  // {e.op} of {m} element(s) per output, dof = {e.params['dof']!r}: the mean, then\n"
            f"  // the squared deviations from it (two passes, as NumPy: no cancellation)\n"
            f"  const long long o = blockIdx.x;\n"
@@ -99,7 +100,7 @@ def print_pnorm(gen: _Gen, e: Eqn) -> None:
     if not out.dtype.is_floating_point:
         raise NotImplementedError(f"op 'pnorm' on {out.dtype.name} (floating point only)")
     base_s, off_s, m = _frame(e)
-    ct, it = C_TYPES[out.dtype.name], C_TYPES[x.dtype.name]
+    ct, it, ot = _acc_type(out.dtype.name), C_TYPES[x.dtype.name], C_TYPES[out.dtype.name]
     p = float(e.params["p"])
     v = f"({ct})in0[base + off]"
     if p == 0:  # the number of nonzero elements
@@ -110,12 +111,12 @@ def print_pnorm(gen: _Gen, e: Eqn) -> None:
         step = f"{{ const {ct} v = {v}; acc += v * v; }}"
         result, what = f"{_math(ct, 'sqrt')}(acc)", "sqrt of the sum of squares"
     else:  # exponents rounded to the dtype, as NumPy rounds a Python float exponent
-        lit_p = _c_literal(Literal(p, out.dtype), out.dtype.name)
-        lit_q = _c_literal(Literal(1 / p, out.dtype), out.dtype.name)
+        lit_p = _c_literal(Literal(p, out.dtype), _compute_dtype(out.dtype.name))
+        lit_q = _c_literal(Literal(1 / p, out.dtype), _compute_dtype(out.dtype.name))
         step = f"acc += {_math(ct, 'pow')}({_math(ct, 'fabs')}({v}), {lit_p});"
         result, what = f"{_math(ct, 'pow')}(acc, {lit_q})", f"(sum |x|^p)^(1/p), p = {p!r}"
     src = (f"extern \"C\" __global__ void __launch_bounds__({BLOCK}) KERNEL("
-           f"const {it}* __restrict__ in0, {ct}* __restrict__ out) {{\n"
+           f"const {it}* __restrict__ in0, {ot}* __restrict__ out) {{\n"
            f"  // {p!r}-norm of {m} element(s) per output: {what}\n"
            f"  const long long o = blockIdx.x;\n"
            + base_s

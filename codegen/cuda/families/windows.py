@@ -20,11 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...cfamily.printer import C_TYPES
-from ..generator import BLOCK, _coords, _idx_type, family_kernel
+from ..generator import BLOCK, _acc_type, _coords, _idx_type, family_kernel
 
 # the padding value of max pooling's windows ("lowest"), per dtype
 _LOWEST = {
-    "float32": "-INFINITY", "float64": "-INFINITY", "int64": "LLONG_MIN", "int32": "INT_MIN",
+    "float32": "-INFINITY", "float64": "-INFINITY", "float16": "-INFINITY", "int64": "LLONG_MIN",
+    "int32": "INT_MIN",
     "int16": "SHRT_MIN", "int8": "SCHAR_MIN", "uint8": "0", "bool": "false",
 }  # fmt: skip
 
@@ -127,7 +128,7 @@ def fold2d(gen, e) -> None:
     t = C_TYPES[out.dtype.name]
     # integers (and bools: a sum of bools is their `or`) add up exactly in 64 bits; the
     # final cast wraps like NumPy's narrow adds
-    acc_t = t if out.dtype.is_floating_point else "long long"
+    acc_t = _acc_type(out.dtype.name) if out.dtype.is_floating_point else "long long"
 
     def tap(axis: str, pos: str, k: str, s: int, d: int, lo: int, n_out: int) -> list[str]:
         """Lines finding the window `o{axis}` whose tap `k` reads input position `pos`
@@ -197,7 +198,7 @@ class _Conv:
         # `or`); the final cast wraps like NumPy's narrow arithmetic
         return _Conv(*x.shape, *wt.shape, *out.shape[2:], groups, wt.shape[0] // groups,
                      sh, sw, dh, dw, pt, pb, pl, pr, t,
-                     t if out.dtype.is_floating_point else "long long")
+                     _acc_type(out.dtype.name) if out.dtype.is_floating_point else "long long")
 
 
 def _conv_direct(gen, e, cv: _Conv) -> None:
