@@ -11,12 +11,7 @@ import pytest
 
 import torchtrek as tt
 
-try:
-    import torch
-
-    TORCH_CUDA = torch.cuda.is_available()
-except ImportError:  # the GPU machine's torch may be absent
-    torch, TORCH_CUDA = None, False
+from gpu_harness import TORCH_CUDA, run_on, torch
 
 
 def lib(x):
@@ -74,20 +69,12 @@ def _inputs(name, specs):
     return [rng.standard_normal(s[1]).astype(np.float32) if s[0] == "f" else s[1] for s in specs]
 
 
-def _run(fn, arrays, device, compiled):
-    xs = [tt.tensor(a, device=device, requires_grad=a.dtype.kind == "f") for a in arrays]
-    f = tt.compile(fn) if compiled else fn
-    out = f(*xs)
-    out.backward(tt.ones(*out.shape, device=device) if out.ndim else None)
-    return out.cpu().detach().numpy(), [x.grad.cpu().numpy() for x in xs if x.requires_grad]
-
-
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
 @pytest.mark.parametrize("name,fn,specs,torch_ok", CASES, ids=[c[0] for c in CASES])
 def test_indexing_on_gpu_matches_numpy_backend(name, fn, specs, torch_ok, compiled):
     arrays = _inputs(name, specs)
-    out_cpu, grads_cpu = _run(fn, arrays, "cpu", compiled)
-    out_gpu, grads_gpu = _run(fn, arrays, "cuda", compiled)
+    out_cpu, grads_cpu = run_on(fn, arrays, "cpu", compiled)
+    out_gpu, grads_gpu = run_on(fn, arrays, "cuda", compiled)
     np.testing.assert_allclose(out_gpu, out_cpu, rtol=1e-5, atol=1e-6)
     for g, c in zip(grads_gpu, grads_cpu):
         np.testing.assert_allclose(g, c, rtol=1e-5, atol=1e-6)

@@ -6,12 +6,7 @@ import pytest
 
 import torchtrek as tt
 
-try:
-    import torch
-
-    TORCH_CUDA = torch.cuda.is_available()
-except ImportError:  # the GPU machine's torch may be absent
-    torch, TORCH_CUDA = None, False
+from gpu_harness import TORCH_CUDA, run_on, torch
 
 RNG = np.random.default_rng(0)
 
@@ -71,20 +66,12 @@ def _inputs(shapes, positive):
     return [np.abs(a) + 0.5 if positive else a for a in arrs]
 
 
-def _run(fn, arrays, device, compiled):
-    xs = [tt.tensor(a, device=device, requires_grad=True) for a in arrays]
-    f = tt.compile(fn) if compiled else fn
-    out = f(*xs)
-    out.backward(tt.ones(*out.shape, device=device) if out.ndim else None)
-    return out.cpu().detach().numpy(), [x.grad.cpu().numpy() for x in xs]
-
-
 @pytest.mark.parametrize("compiled", [False, True], ids=["eager", "compiled"])
 @pytest.mark.parametrize("name,fn,shapes,positive", CASES, ids=[c[0] for c in CASES])
 def test_op_on_gpu_matches_numpy_backend(name, fn, shapes, positive, compiled):
     arrays = _inputs(shapes, positive)
-    out_cpu, grads_cpu = _run(fn, arrays, "cpu", compiled)
-    out_gpu, grads_gpu = _run(fn, arrays, "cuda", compiled)
+    out_cpu, grads_cpu = run_on(fn, arrays, "cpu", compiled)
+    out_gpu, grads_gpu = run_on(fn, arrays, "cuda", compiled)
     np.testing.assert_allclose(out_gpu, out_cpu, rtol=1e-4, atol=1e-4)
     for g, c in zip(grads_gpu, grads_cpu):
         np.testing.assert_allclose(g, c, rtol=1e-4, atol=1e-4)
@@ -239,8 +226,8 @@ def test_float16_on_gpu_matches_torch_and_numpy_backend(name, fn, shapes, compil
     # half storage, float arithmetic (as torch's CUDA kernels); the NumPy backend rounds
     # after every op, so it is the looser reference
     arrays = [a.astype(np.float16) for a in _inputs(shapes, False)]
-    out_gpu, grads_gpu = _run(fn, arrays, "cuda", compiled)
-    out_cpu, grads_cpu = _run(fn, arrays, "cpu", compiled)
+    out_gpu, grads_gpu = run_on(fn, arrays, "cuda", compiled)
+    out_cpu, grads_cpu = run_on(fn, arrays, "cpu", compiled)
     assert out_gpu.dtype == np.float16 and all(g.dtype == np.float16 for g in grads_gpu)
     np.testing.assert_allclose(out_gpu.astype(np.float32), out_cpu.astype(np.float32), rtol=3e-2, atol=3e-2)
     for g, c in zip(grads_gpu, grads_cpu):

@@ -9,12 +9,7 @@ import pytest
 import torchtrek as tt
 import torchtrek.nn.functional as F
 
-try:
-    import torch
-
-    TORCH_CUDA = torch.cuda.is_available()
-except ImportError:  # the GPU machine's torch may be absent
-    torch, TORCH_CUDA = None, False
+from gpu_harness import TORCH_CUDA, torch
 
 RNG = np.random.default_rng(0)
 

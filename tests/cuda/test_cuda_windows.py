@@ -9,15 +9,7 @@ import torchtrek as tt
 import torchtrek.nn.functional as F
 from torchtrek._dispatch import bind
 
-try:
-    import torch
-
-    TORCH_CUDA = torch.cuda.is_available()
-    if TORCH_CUDA:  # cuDNN convolutions default to TF32 (about 1e-3): compare in full float32
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
-except ImportError:  # the GPU machine's torch may be absent
-    torch, TORCH_CUDA = None, False
+from gpu_harness import TORCH_CUDA, torch  # (TF32 off: full float32)
 
 
 def _F(x):

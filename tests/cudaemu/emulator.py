@@ -456,12 +456,12 @@ def emulate(fn: Any, *tensors: Any, backward: bool = False, seed: int = 0,
                     cts.append(np.zeros(t.shape, dt))
         cts = [_as_numpy(c) for c in cts]
         b_in = [np.asarray(r) for r in residuals] + cts
-        b_in = [np.ascontiguousarray(a, dtype=np.dtype(v.dtype.name)) for a, v in zip(b_in, bgraph.inputs)]
+        b_in = [np.require(a, np.dtype(v.dtype.name), "C") for a, v in zip(b_in, bgraph.inputs)]
         with np.errstate(all="ignore"):
             ref = list(cg.backward_fn()(*b_in))
         graph, arrays = bgraph, b_in
     else:
-        arrays = [np.ascontiguousarray(a, dtype=np.dtype(v.dtype.name)) for a, v in zip(arrays, graph.inputs)]
+        arrays = [np.require(a, np.dtype(v.dtype.name), "C") for a, v in zip(arrays, graph.inputs)]
     module = generate(graph)
     outs = list(run_module(module, *arrays, order=order))
     ref = [np.asarray(r) for r in ref]

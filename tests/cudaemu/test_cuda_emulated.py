@@ -10,6 +10,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import emulator as E
+from test_cuda_ops import CASES as GPU_CASES
 
 import torchtrek as tt
 
@@ -23,41 +24,8 @@ def r(*shape, positive=False):
     return np.abs(a) + 0.5 if positive else a
 
 
-# (name, fn, input shapes, positive inputs?): tests/cuda/test_cuda_ops.py's CASES, and more
-CASES = [
-    ("add", lambda x, y: x + y, [(4, 5), (4, 5)], False),
-    ("add_broadcast", lambda x, y: x + y, [(3, 1, 5), (4, 1)], False),
-    ("sub_scalar", lambda x: 2.5 - x, [(7,)], False),
-    ("mul_broadcast_33x17", lambda x, y: x * y, [(33, 17), (17,)], False),
-    ("div", lambda x, y: x / y, [(8, 8), (8, 8)], True),
-    ("pow", lambda x: x ** 3, [(5, 6)], False),
-    ("pow_tensor", lambda x, y: x ** y, [(4, 4), (4, 4)], True),
-    ("exp_log", lambda x: tt.log(x.exp() + 1), [(64,)], False),
-    ("tanh", lambda x: x.tanh(), [(300, 7)], False),
-    ("sigmoid", lambda x: x.sigmoid(), [(1000,)], False),
-    ("relu", lambda x: x.relu(), [(513,)], False),
-    ("sqrt_abs", lambda x: x.abs().sqrt(), [(40,)], False),
-    ("sin_cos", lambda x: x.sin() * x.cos(), [(9, 9)], False),
-    ("sum_all", lambda x: x.sum(), [(1000, 37)], False),
-    ("sum_dim", lambda x: x.sum(1), [(33, 65)], False),
-    ("sum_dims_keep", lambda x: x.sum((0, 2), keepdim=True), [(4, 5, 6)], False),
-    ("sum_neg_dim", lambda x: x.sum(-1) * 2, [(3, 4, 37)], False),
-    ("mean", lambda x: x.mean(0), [(128, 3)], False),
-    ("mean_dim1_keep", lambda x: x.mean(1, keepdim=True) * x, [(6, 7)], False),
-    ("amax", lambda x: x.amax(1), [(50, 70)], False),
-    ("amin_prod", lambda x: x.amin(1) + x.prod(1), [(6, 5)], True),
-    ("matmul_2d", lambda x, y: x @ y, [(130, 70), (70, 150)], False),
-    ("matmul_batched", lambda x, y: x @ y, [(3, 20, 30), (30, 10)], False),
-    ("matmul_vec", lambda x, y: x @ y, [(20, 30), (30,)], False),
-    ("matmul_T", lambda x, y: x @ y.T, [(40, 30), (50, 30)], False),
-    ("permute", lambda x: x.permute(2, 0, 1) * 1.0, [(3, 4, 5)], False),
-    ("reshape_chain", lambda x: (x.reshape(6, 10) * 2).reshape(60).sum(), [(3, 20)], False),
-    ("where", lambda x, y: tt.where(x > y, x, y), [(10, 10), (10, 10)], False),
-    ("log_softmax", lambda x: tt.nn.functional.log_softmax(x, 1).sum(), [(16, 10)], False),
-    ("softmax", lambda x: tt.nn.functional.softmax(x, -1), [(5, 33)], False),
-    ("flip_roll_tri", lambda x: x.flip(0) * 2 + x.roll(1, 1) + x.tril() + x.triu(1), [(4, 5)], False),
-    ("cat_slice", lambda x, y: tt.cat([x, y * 2], 1)[:, 1:5], [(3, 4), (3, 2)], False),
-    ("pad", lambda x: tt.nn.functional.pad(x, (1, 2)) * 3, [(3, 4)], False),
+# (name, fn, input shapes, positive inputs?): every case of the GPU tests, and more
+CASES = GPU_CASES + [
     ("expand_3d", lambda x, y: (x * y).sum(1), [(2, 1, 7), (5, 1)], False),
     # reductions keeping the innermost dim with >= 1024 outputs: 32x8 blocks reading rows
     ("column_sum", lambda x: x.sum(0), [(300, 1100)], False),
