@@ -45,6 +45,15 @@ from .creation import (
     tensor,
     zeros,
     zeros_like,
+    Generator,
+    bernoulli,
+    logspace,
+    multinomial,
+    normal,
+    randperm,
+    scalar_tensor,
+    tril_indices,
+    triu_indices,
 )
 from . import ops as _families
 from .ops.indexing import *  # noqa: F401,F403

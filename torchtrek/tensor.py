@@ -435,6 +435,17 @@ class Tensor:
 
         return self._inplace(compute)
 
+    def bernoulli(self, p: Any = None, *, generator: Any = None) -> "Tensor":
+        from .creation import bernoulli
+
+        return bernoulli(self, p, generator=generator)
+
+    def bernoulli_(self, p: Any = 0.5, *, generator: Any = None) -> "Tensor":
+        from .creation import _bernoulli_fill
+
+        values = _bernoulli_fill(self, p, generator)
+        return self._inplace(lambda: values)
+
     # ------------------------------------------------------------- repr
     def __repr__(self) -> str:
         suffixes = []
