@@ -11,6 +11,7 @@ transpose has no other use. Reshape and detach are free (views of the same buffe
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -160,6 +161,8 @@ class _Gen:
         self.skipped: set[Var] = set()  # permutes read by a matmul, values folded into a reduction
         self.folded: dict[Eqn, Eqn] = {}  # reduction -> the elementwise op computed inside it
         self.broadcast_src: dict[Var, Var] = {}  # a broadcast read in place -> its source
+        self.epilogue: dict[Eqn, Eqn] = {}  # reduction -> the elementwise op of its result
+        self.in_epilogue: set[Eqn] = set()
 
     # ------------------------------------------------------------ helpers
     def kname(self, e: Eqn) -> str:
@@ -536,12 +539,13 @@ class _Gen:
             op = {"sum": "TtSum", "amax": "TtMax", "amin": "TtMin", "prod": "TtProd"}[e.op]
             init = f"  {acc_t} acc = {op}<{acc_t}>::id();"
             loop = f"    acc = {op}<{acc_t}>::op(acc, ({acc_t})({value}));"
+            write, out_t = self._final_write(e, params, args)
             finish = (f"  acc = tt_block_reduce<{acc_t}, {op}<{acc_t}> >(acc);\n"
-                      f"  if (threadIdx.x == 0) out[o] = ({out_t})acc;")
+                      f"  if (threadIdx.x == 0) {write}")
         if (e.op in ("sum", "amax", "amin", "prod") and kept and kept[-1] == x.ndim - 1
                 and n_out >= COLUMN_MIN_OUTPUTS):
             self._column_reduce(e, params, args, base_coords, bases, red_coords, offs,
-                                base_decl, off_decl, op, acc_t, out_t, m, n_out, loop)
+                                base_decl, off_decl, op, acc_t, out_t, m, n_out, loop, write)
             return
         src = (f"extern \"C\" __global__ void __launch_bounds__({BLOCK}) KERNEL("
                f"{', '.join(params)}, {out_t}* __restrict__ out) {{\n"
@@ -555,12 +559,47 @@ class _Gen:
                f"{loop}\n  }}\n{finish}\n}}")
         if n_out > 2**31 - 1:
             raise NotImplementedError("reductions with more than 2**31 outputs")
-        self.add(e, src, n_out, (max(1, n_out), 1, 1), args + [self.names[out]])
+        final = self._result_eqn(e)
+        self.add(final, src, n_out, (max(1, n_out), 1, 1), args + [self.names[final.outputs[0]]])
+
+    def _result_eqn(self, e: Eqn) -> Eqn:
+        """The reduction as the equation whose output its kernel writes (its epilogue's)."""
+        epi = self.epilogue.get(e)
+        return e if epi is None else dataclasses.replace(e, outputs=epi.outputs)
+
+    def _final_write(self, e: Eqn, params: list[str], args: list[str]) -> tuple[str, str]:
+        """(the statement writing output o from `acc`, the output's C type); with an
+        epilogue, its operands join `params`/`args`, read at o's coordinates."""
+        r = e.outputs[0]
+        epi = self.epilogue.get(e)
+        if epi is None:
+            out_t = C_TYPES[r.dtype.name]
+            return f"out[o] = ({out_t})acc;", out_t
+        final = epi.outputs[0]
+        out_t = C_TYPES[final.dtype.name]
+        operands, expr_of = self._parts(epi)
+        loads, needed, seen = [], set(), {}
+        for a, view in operands:
+            if isinstance(a, Literal):
+                loads.append("")
+            elif a is r:
+                loads.append(f"(({C_TYPES[r.dtype.name]})acc)")
+            else:
+                if (id(a), view) not in seen:
+                    j = len(params)
+                    params.append(f"const {C_TYPES[a.dtype.name]}* __restrict__ in{j}")
+                    args.append(self.names[a])
+                    seen[(id(a), view)] = f"in{j}[{_offset(view, 'q')}]"
+                    needed.update(k for k, st in enumerate(view) if st)
+                loads.append(seen[(id(a), view)])
+        coords = " ".join(_coords(final.shape, "o", needed, "q"))
+        value = expr_of(loads)
+        return f"{{ {coords}{' ' if coords else ''}out[o] = ({out_t})({value}); }}", out_t
 
     def _column_reduce(self, e: Eqn, params: list[str], args: list[str], base_coords: list[str],
                        bases: list[str], red_coords: list[str], offs: list[str], base_decl: str,
                        off_decl: str, op: str, acc_t: str, out_t: str, m: int, n_out: int,
-                       loop: str) -> None:
+                       loop: str, write: str) -> None:
         """A reduction that keeps the innermost dim (a bias gradient: sum over the batch):
         one block per 32 outputs, so a warp reads 32 neighbouring elements of a row (one
         block per output would read a column, one element per 32-byte sector), 8 rows at a
@@ -581,8 +620,10 @@ class _Gen:
                "  __syncthreads();\n"
                f"  if (threadIdx.y == 0 && o < {n_out}) {{\n"
                f"    for (int y = 1; y < 8; ++y) acc = {op}<{acc_t}>::op(acc, part[y][threadIdx.x]);\n"
-               f"    out[o] = ({out_t})acc;\n  }}\n}}")
-        self.add(e, src, n_out, (-(-n_out // 32), 1, 1), args + [self.names[e.outputs[0]]], (32, 8, 1))
+               f"    {write}\n  }}\n}}")
+        final = self._result_eqn(e)
+        self.add(final, src, n_out, (-(-n_out // 32), 1, 1), args + [self.names[final.outputs[0]]],
+                 (32, 8, 1))
 
     # ------------------------------------------------------------ matmul
     def matmul(self, e: Eqn) -> None:
@@ -719,13 +760,28 @@ class _Gen:
                     and (p.op in FOLDABLE_OPS or get_op(p.op).is_pointwise)):
                 self.folded[e] = p
                 self.skipped.add(x)
+        # a reduction's only user, elementwise over the reduction's result, is computed in
+        # the reduction's final write (a mean's division, the log of a softmax's sum)
+        position = {v: j for j, e in enumerate(self.graph.eqns) for v in e.outputs}
+        for j, e in enumerate(self.graph.eqns):
+            r = e.outputs[0]
+            c = users.get(r) if e.op in ("sum", "amax", "amin", "prod") else None
+            if (c is None or self.uses.get(r) != 1 or c.outputs[0] in self.skipped
+                    or c.outputs[0].shape != r.shape or c.op in ("permute", "broadcast_to")
+                    or not (c.op in FOLDABLE_OPS or get_op(c.op).is_pointwise)):
+                continue
+            # its other operands must exist when the reduction runs
+            if all(isinstance(a, Literal) or a is r or position.get(a, -1) < j
+                   for a, _ in self._parts(c)[0]):
+                self.epilogue[e] = c
+                self.in_epilogue.add(c)
         loc = None
         for e in self.graph.eqns:
             if e.loc is not None and e.loc != loc:
                 self.body.append(f"# {e.loc}")
             loc = e.loc
             out = e.outputs[0]
-            if out in self.skipped:
+            if out in self.skipped or e in self.in_epilogue:
                 continue
             op = get_op(e.op)
             if e.op in ALIAS_OPS:

@@ -30,6 +30,16 @@ def test_softmax_statistics_read_their_producers_in_place():
     assert "expf(in0[base0 + off0] - in1[base1 + off1])" in m.cuda_source
 
 
+def test_an_elementwise_consumer_of_a_reduction_is_computed_in_its_final_write():
+    m = cuda_of(lambda x: x.mean(1), tt.ones(4, 50))
+    assert [k.name for k in m.kernels] == ["k0_sum"]
+    assert "out[o] = (float)((1.0F/50.0F)*((float)acc));" in m.cuda_source
+    # an operand computed after the reduction cannot join it
+    m = cuda_of(lambda x, y, w: (lambda a, b: a + b)(x.sum(1), y @ w),
+                tt.ones(4, 5), tt.ones(4, 3), tt.ones(3))
+    assert [k.name for k in m.kernels] == ["k0_sum", "k1_matmul", "k2_add"]
+
+
 def test_a_broadcast_feeding_one_elementwise_op_is_not_materialized():
     x = tt.ones(6, 5, requires_grad=True)
     m = cuda_of(lambda x: x.sum(1, keepdim=True) * x, x, backward=True)

@@ -38,6 +38,14 @@ CASES = GPU_CASES + [
     ("sum_of_broadcast", lambda x: (x.exp() + 1).sum(0, keepdim=True).expand(6, 7) * x, [(6, 7)], False),
     ("argmax_of_chain", lambda x: (x * 2).argmax(1).float() + x.sum(1), [(9, 13)], False),
     ("pointwise_shared_producer", lambda x: (x * 2 + 1).tanh() * x + (x * 2 + 1).tanh().exp(), [(1000,)], False),
+    # elementwise consumers of a reduction computed in its final write
+    ("mean_dims", lambda x: x.mean((0, 2)), [(3, 4, 5)], False),
+    ("sum_times_operand", lambda x, y: x.sum(1) * y + 1, [(6, 9), (6,)], False),
+    ("keepdim_minus_broadcast", lambda x, z: x.amax(1, keepdim=True) - z, [(6, 9), (1, 1)], False),
+    ("operand_defined_later", lambda x, y, w: (lambda a, b: a + b)(x.sum(1), y @ w), [(6, 9), (6, 3), (3,)],
+     False),
+    ("column_mean", lambda x: x.mean(0) * 3, [(40, 1100)], False),
+    ("logsumexp", lambda x: x.logsumexp(1), [(5, 30)], False),
     # 64x64 and 32x32 matmul tiles (products too small to fill the SMs with 128x128)
     ("matmul_mid_tiles", lambda x, y: x @ y, [(1000, 20), (20, 1000)], False),
     ("matmul_small_tiles_batched_T", lambda x, y: x @ y.transpose(-1, -2), [(2, 33, 40), (2, 50, 40)], False),
