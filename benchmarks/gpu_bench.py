@@ -111,7 +111,7 @@ def mlp_step() -> None:
             p2.sub_(0.1 * p2.grad)
         return loss
 
-    t_ours = timed(lambda: step(xs, ys), reps=50)
+    t_ours = timed(lambda: step(xs, ys), reps=20, inner=5)
     line = f"MLP train step (784-256-10)     {t_ours * 1e3:8.3f} ms"
     if torch is not None and torch.cuda.is_available():
         q1 = torch.tensor(w1, device="cuda", requires_grad=True)
@@ -128,11 +128,11 @@ def mlp_step() -> None:
                 q2.sub_(0.1 * q2.grad)
             return loss
 
-        t_eager = timed(lambda: (tstep(), torch.cuda.synchronize()), reps=50)
+        t_eager = timed(tstep, reps=20, inner=5)
         line += f"  torch eager {t_eager * 1e3:.3f} ms (ratio {t_eager / t_ours:.2f})"
         try:
             cstep = torch.compile(tstep)
-            t_comp = timed(lambda: (cstep(), torch.cuda.synchronize()), reps=50, warmup=5)
+            t_comp = timed(cstep, reps=20, warmup=5, inner=5)
             line += f"  torch.compile {t_comp * 1e3:.3f} ms (ratio {t_comp / t_ours:.2f})"
         except Exception as err:  # torch.compile may be unavailable on the machine
             line += f"  torch.compile unavailable ({type(err).__name__})"
@@ -159,6 +159,21 @@ def eager_latency() -> None:
         t_torch = timed(theirs, reps=20) / 100
         line += f"  torch {t_torch * 1e6:.1f} us  ratio torch/ours = {t_torch / t_ours:.2f}"
     print(line)
+    # where an eager op's time goes: one allocation, one launch of the op's kernel
+    t_alloc = timed(lambda: [cuda.alloc((256,), "float32") for _ in range(100)], reps=10) / 100
+    cg = next(iter(_eager_graphs()), None)
+    if cg is not None:
+        fwd = cg.forward_fn
+        t_launch = timed(lambda: [fwd(x._data, y._data) for _ in range(100)], reps=10) / 100
+        print(f"  of which: allocation {t_alloc * 1e6:.1f} us, generated launcher (alloc + launch) "
+              f"{t_launch * 1e6:.1f} us, dispatch {(t_ours - t_launch) * 1e6:.1f} us")
+
+
+def _eager_graphs():
+    """The eager add's compiled graph (the one the fast path runs)."""
+    from torchtrek import _dispatch
+
+    return [cg for key, cg in _dispatch._EAGER.items() if key[0] == "add" and key[-1] == "cuda"]
 
 
 if __name__ == "__main__":
