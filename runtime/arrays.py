@@ -22,7 +22,15 @@ def full_like_spec(shape: tuple[int, ...], dtype: Any, value: float, like: Any) 
 
 
 def add(a: Any, b: Any) -> Any:
-    return a + b  # GPUArray and ndarray both add elementwise (same shape here)
+    """a + b (gradient accumulation). Device arrays add through TorchTrek's own eager
+    kernel: pycuda's GPUArray `+` has no float16 kernel and compiles its own at first use."""
+    if on_device(a) or on_device(b):
+        from ..autograd import no_grad
+        from ..tensor import Tensor
+
+        with no_grad():
+            return (Tensor._wrap(a) + Tensor._wrap(b))._data
+    return a + b
 
 
 def copy(a: Any) -> Any:

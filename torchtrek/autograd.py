@@ -342,12 +342,12 @@ def run_backward(roots: Sequence[Any], grads: Sequence[np.ndarray], retain_graph
 
     def accumulate(node: Node, index: int, g: Any) -> None:
         buf = buffers.setdefault(node, [None] * len(node.out_types))
-        buf[index] = g if buf[index] is None else buf[index] + g
+        buf[index] = g if buf[index] is None else arrays.add(buf[index], g)
 
     def add_leaf(t: Any, g: Any) -> None:
         entry = leaves.setdefault(id(t), [t, None, 0])
         if g is not None:
-            entry[1] = g if entry[1] is None else entry[1] + g
+            entry[1] = g if entry[1] is None else arrays.add(entry[1], g)
 
     start: list[Node] = []
     for t, g in zip(roots, grads):
@@ -434,7 +434,7 @@ def run_backward(roots: Sequence[Any], grads: Sequence[np.ndarray], retain_graph
                 if entry is None:
                     continue
                 if g is not None:
-                    entry[1] = g if entry[1] is None else entry[1] + g
+                    entry[1] = g if entry[1] is None else arrays.add(entry[1], g)
                 entry[2] -= 1
                 if entry[2] == 0:
                     finish_leaf(entry)

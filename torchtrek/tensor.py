@@ -224,10 +224,14 @@ class Tensor:
             return None
         return self._concrete("values") if _arrays.on_device(self._data) else self._data
 
-    def _concrete(self, what: str) -> np.ndarray:
-        """The values on the host (a copy for a device tensor)."""
+    def _concrete_check(self, what: str) -> None:
+        """Raise the trace error for `what` when this tensor has no values (traced)."""
         if self._data is None:
             raise trace_error(what)
+
+    def _concrete(self, what: str) -> np.ndarray:
+        """The values on the host (a copy for a device tensor)."""
+        self._concrete_check(what)
         if _arrays.on_device(self._data):
             from .runtime import cuda
 

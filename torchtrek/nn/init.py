@@ -50,7 +50,8 @@ def _write(tensor: Tensor, values: Any) -> Tensor:
     """Fill `tensor` in place (no gradient is recorded, as under torch's no_grad)."""
     with autograd.no_grad():
         # (either device: a layer made with device="cuda" is initialized on the GPU)
-        arrays.copy_into(tensor._concrete("nn.init on a traced tensor"), np.asarray(values))
+        tensor._concrete_check("nn.init on a traced tensor")
+        arrays.copy_into(tensor._data, np.asarray(values))
         autograd.bump_version(tensor)
     return tensor
 

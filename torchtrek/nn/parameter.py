@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..tensor import Tensor
 
 
@@ -16,9 +18,10 @@ class Parameter(Tensor):
 
         if data is None:
             data = empty(0)
-        arr = data._concrete("nn.Parameter(tensor)")
-        if not arr.flags.writeable:  # a broadcast view, say: updates need their own memory
-            arr = arr.copy()
+        data._concrete_check("nn.Parameter(tensor)")
+        arr = data._data  # (on the host or the GPU: the same memory, either way)
+        if isinstance(arr, np.ndarray) and not arr.flags.writeable:
+            arr = arr.copy()  # a broadcast view, say: updates need their own memory
         p = object.__new__(cls)
         p._init(arr, data.dtype)
         if requires_grad and not data.dtype.is_floating_point:

@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 from .. import autograd
-from .._dispatch import _tensor_cls, bind
+from .._dispatch import _tensor_cls, bind, on_device_of
 from ..functional import _torch_type_name
 from ..ir import dtypes
 from ..ir.ops.indexing import index_shape
@@ -222,6 +222,9 @@ def parse(x: Any, index: Any, *, select_0d: bool = True) -> Plan:
     for d in range(src, x.ndim):  # dims no index reached
         keep(0, x.shape[d], 1)
         plan.layout.append(x.shape[d])
+    if x._data is not None and x.is_cuda:  # index tensors join x on its GPU, as torch's do
+        plan.advanced = [(d, on_device_of(i, x)) for d, i in plan.advanced]
+        plan.selects = [(d, on_device_of(i, x)) for d, i in plan.selects]
     return plan
 
 
@@ -318,7 +321,7 @@ def assign(x: Any, index: Any, value: Any) -> Any:
     elif isinstance(v, Tensor):
         new = v if tuple(v.shape) == target else F.broadcast_to(v, target)
     else:
-        new = bind("full", [], {"shape": target, "value": v.value, "dtype": x.dtype})
+        new = on_device_of(bind("full", [], {"shape": target, "value": v.value, "dtype": x.dtype}), x)
     for prev, d, idx in reversed(chain):
         new = bind("index_put", [prev, new, idx], {"dims": (d,), "accumulate": False})
     if y1 is not y0:
