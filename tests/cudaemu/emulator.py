@@ -228,6 +228,47 @@ def _helpers_that_sync(cuda_source: str) -> set[str]:
     return found
 
 
+# C parameter types of the generated kernels -> (kind, size in bytes): what the CUDA
+# parameter buffer holds (each parameter aligned to its size).
+_PARAM_TYPES = {
+    "float": ("f", 4), "double": ("d", 8), "__half": ("i", 2), "half": ("i", 2),
+    "bool": ("i", 1), "char": ("i", 1), "signed char": ("i", 1), "unsigned char": ("i", 1),
+    "int8_t": ("i", 1), "uint8_t": ("i", 1), "short": ("i", 2), "unsigned short": ("i", 2),
+    "int16_t": ("i", 2), "uint16_t": ("i", 2), "int": ("i", 4), "unsigned": ("i", 4),
+    "unsigned int": ("i", 4), "int32_t": ("i", 4), "uint32_t": ("i", 4), "long": ("i", 8),
+    "unsigned long": ("i", 8), "long long": ("i", 8), "unsigned long long": ("i", 8),
+    "int64_t": ("i", 8), "uint64_t": ("i", 8), "size_t": ("i", 8), "ptrdiff_t": ("i", 8),
+    "long long int": ("i", 8), "unsigned long long int": ("i", 8),
+}
+
+
+def kernel_params(cuda_source: str) -> dict[str, list[tuple[str, int] | None]]:
+    """Each kernel's parameters as (kind, size): kind P (pointer, 8 bytes), f, d or i;
+    None for a parameter whose C type is not in the table (a struct, say)."""
+    out: dict[str, list[tuple[str, int] | None]] = {}
+    for m in _KERNEL_RE.finditer(cuda_source):
+        depth, i, start = 1, m.end(), m.end()
+        while i < len(cuda_source) and depth:
+            depth += cuda_source[i] == "("
+            depth -= cuda_source[i] == ")"
+            i += 1
+        text = cuda_source[start:i - 1]
+        params: list[tuple[str, int] | None] = []
+        for p in (t.strip() for t in text.split(",")):
+            if not p or p == "void":
+                continue
+            if "*" in p or "&" in p:
+                params.append(("P", 8))
+                continue
+            words = [w for w in re.findall(r"\w+", p)
+                     if w not in ("const", "volatile", "__restrict__", "restrict", "signed")
+                     or (w == "signed" and "char" in p)]
+            words = words[:-1] if len(words) > 1 else words  # drop the parameter's name
+            params.append(_PARAM_TYPES.get(" ".join(words)))
+        out[m.group(1)] = params
+    return out
+
+
 def needs_fibers(kernel_text: str, sync_helpers: set[str] = frozenset()) -> bool:
     return any(w in kernel_text for w in SYNC_WORDS) or any(
         re.search(rf"\b{re.escape(h)}\b", kernel_text) for h in sync_helpers)
@@ -265,13 +306,26 @@ class _Library:
             sig_fn.restype = ctypes.c_char_p
             self.kernels[n] = (fn, sig_fn().decode())
 
+    def signature(self, name: str) -> str:
+        """One letter per parameter: P pointer, f float, d double, i integer."""
+        return self.kernels[name][1]
+
     def launch(self, name: str, grid: Sequence[int], block: Sequence[int], args: Sequence[Any]) -> None:
-        fn, sig = self.kernels[name]
+        sig = self.kernels[name][1]
         if len(args) != len(sig):
             raise EmulationError(f"{name}: {len(args)} argument(s) for a kernel taking {len(sig)} ({sig})")
-        words = (ctypes.c_uint64 * max(1, len(args)))()
-        for j, (a, kind) in enumerate(zip(args, sig)):
-            words[j] = _encode(name, j, a, kind)
+        self.launch_words(name, grid, block, [_encode(name, j, a, kind) for j, (a, kind) in enumerate(zip(args, sig))])
+
+    def launch_words(self, name: str, grid: Sequence[int], block: Sequence[int], values: Sequence[int]) -> None:
+        """Runs kernel `name` with its arguments already as 64-bit words (what the shim's
+        tt_emu_arg decodes: addresses, integer values, float bit patterns in the low 32
+        bits): for callers that decode a packed argument buffer themselves (fake_pycuda)."""
+        fn, sig = self.kernels[name]
+        if len(values) != len(sig):
+            raise EmulationError(f"{name}: {len(values)} argument(s) for a kernel taking {len(sig)} ({sig})")
+        words = (ctypes.c_uint64 * max(1, len(values)))()
+        for j, v in enumerate(values):
+            words[j] = int(v) & (2**64 - 1)
         grid = tuple(int(g) for g in grid) + (1,) * (3 - len(grid))
         block = tuple(int(b) for b in block) + (1,) * (3 - len(block))
         if any(g <= 0 for g in grid) or grid[1] > 65535 or grid[2] > 65535 or grid[0] > 2**31 - 1:
@@ -514,6 +568,7 @@ __all__ = [
     "available",
     "check",
     "emulate",
+    "kernel_params",
     "load",
     "run_module",
     "unwritten",
