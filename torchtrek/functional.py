@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any, Sequence
 
+import numpy as np
+
 from .ir import dtypes
 from .ir.dtypes import DType, result_type_of
 from .ir.graph import Literal
@@ -38,6 +40,8 @@ def set_default_dtype(d: DType) -> None:
 
 
 def scalar_dtype(v: Any) -> DType:
+    if isinstance(v, np.generic) and not isinstance(v, np.datetime64 | np.timedelta64):
+        v = v.item()  # NumPy scalars count as Python numbers, as in torch
     if isinstance(v, bool):
         return dtypes.bool_
     if isinstance(v, int):
@@ -87,7 +91,8 @@ def _as_operand(x: Any, dtype: DType) -> Any:
         return Literal(float(x), dtype)
     if dtype is dtypes.bool_:
         return Literal(bool(x), dtype)
-    return Literal(int(x), dtype)
+    info = np.iinfo(dtype.name)  # an int outside the dtype's range wraps, as in torch
+    return Literal((int(x) - int(info.min)) % (int(info.max) - int(info.min) + 1) + int(info.min), dtype)
 
 
 def _check_operands(*xs: Any) -> None:
@@ -95,7 +100,7 @@ def _check_operands(*xs: Any) -> None:
     if not any(isinstance(x, Tensor) for x in xs):
         raise TypeError("expected at least one Tensor operand")
     for x in xs:
-        if not isinstance(x, (Tensor, bool, int, float)) and not is_symbolic(x):
+        if not isinstance(x, (Tensor, bool, int, float, np.number, np.bool_)) and not is_symbolic(x):
             raise TypeError(
                 f"unsupported operand type {type(x).__name__}: expected a Tensor or a Python "
                 f"number (wrap NumPy arrays and lists with tt.tensor(...))"
@@ -134,10 +139,16 @@ def sub(a: Any, b: Any, *, alpha: float | None = None) -> Any:
     if alpha is None and (r := fast_binary("sub", a, b)) is not None:
         return r
     Tensor = _tensor_cls()
-    if any(isinstance(x, Tensor) and x.dtype is dtypes.bool_ for x in (a, b)) and result_type(a, b) is dtypes.bool_:
+    if any(isinstance(x, (bool, np.bool_)) or isinstance(x, Tensor) and x.dtype is dtypes.bool_
+           for x in (a, b)):
+        if all(isinstance(x, Tensor) and x.dtype is dtypes.bool_ for x in (a, b)):
+            raise RuntimeError(
+                "Subtraction, the `-` operator, with two bool tensors is not supported. "
+                "Use the `^` or `logical_xor()` operator instead."
+            )
         raise RuntimeError(
-            "Subtraction, the `-` operator, with two bool tensors is not supported. "
-            "Use the `^` or `logical_xor()` operator instead."
+            "Subtraction, the `-` operator, with a bool tensor is not supported. If you are "
+            "trying to invert a mask, use the `~` or `logical_not()` operator instead."
         )
     if alpha is not None and alpha != 1:
         b = mul(b, alpha)

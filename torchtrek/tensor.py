@@ -558,6 +558,9 @@ class Tensor:
     def max(self, dim: Any = None, keepdim: bool = False) -> Any:
         return F.max(self, dim, keepdim)
 
+    # NumPy defers to these (np.float64(2.5) * x is x.__rmul__), as it does for torch's
+    __array_priority__ = 1000
+
     def __add__(self, o: Any) -> "Tensor":
         return F.add(self, o)
 
