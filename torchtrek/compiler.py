@@ -240,9 +240,10 @@ class _Entry:
     def _apply_effects(self, args: Sequence[Any], captured: list[Any], values: list[Any],
                        taken: set[int]) -> None:
         fx = self.effects
-        for idx, vi in fx.mutations:
+        for idx, vi, count in fx.mutations:
             if not self._adopt(captured[idx], values[vi], taken):
                 arrays.copy_into(captured[idx]._data, values[vi])
+            captured[idx]._vc[0] += count  # one version per in-place op the step made, as eagerly
         for target, kind, payload in fx.grads:
             t = self._target(target, args, captured)
             if kind == "none":
@@ -365,7 +366,8 @@ class _Effects:
     graph outputs; targets are ("captured", index), ("arg", position) or ("obj", tensor)."""
 
     values: list[Var] = field(default_factory=list)
-    mutations: list[tuple[int, int]] = field(default_factory=list)  # (captured idx, value idx)
+    # (captured idx, value idx, in-place ops on it: its version bumps per call)
+    mutations: list[tuple[int, int, int]] = field(default_factory=list)
     grads: list[tuple[tuple, str, Any]] = field(default_factory=list)  # (target, kind, payload)
     guards: list[tuple[tuple, bool]] = field(default_factory=list)  # (target, grad was None)
 
@@ -381,7 +383,7 @@ def _collect_effects(ctx: TraceContext, tensor_pos: list[int]) -> _Effects:
         if id(tensor) not in index:  # written but never read: give it a slot all the same
             ctx.input_slot(tensor, tensor._type(), tensor._hint)
             index[id(tensor)] = len(ctx.captured) - 1
-        fx.mutations.append((index[id(tensor)], len(fx.values)))
+        fx.mutations.append((index[id(tensor)], len(fx.values), ctx.mutation_counts[id(tensor)]))
         fx.values.append(var)
     for tid, (tensor, original) in ctx.grad_saved.items():
         final = tensor._grad

@@ -64,6 +64,7 @@ class TraceContext:
         self._captured_ids: dict[int, Var] = {}
         # Side effects on real objects, replayed by the compiled code at every call:
         self.mutated: dict[int, tuple[Any, Var]] = {}  # in-place ops: tensor -> new value
+        self.mutation_counts: dict[int, int] = {}  # in-place ops per tensor (its version bumps)
         self.grad_saved: dict[int, tuple[Any, Any]] = {}  # .grad written: tensor -> original
         self.grad_read: dict[int, Any] = {}  # .grad read before any write (a guard)
         self.arg_tensors: list[Any] = []  # the symbolic stand-ins for tensor arguments
@@ -95,6 +96,7 @@ class TraceContext:
 
     def note_mutation(self, tensor: Any, value: Var) -> None:
         self.mutated[id(tensor)] = (tensor, value)
+        self.mutation_counts[id(tensor)] = self.mutation_counts.get(id(tensor), 0) + 1
 
     def note_grad_write(self, tensor: Any) -> None:
         if id(tensor) not in self.grad_saved:
