@@ -264,16 +264,6 @@ class _Entry:
         inputs = [args[i] for i in self.tensor_pos] + captured
         all_outs, residuals = self.compiled.run([t._data for t in inputs])
         outs = all_outs[: self.n_user]
-        if len(all_outs) > self.n_user:
-            # (ids only: a list of the arrays would hold them and defeat _adopt's check)
-            # (and what the backward saved or an output views: they must keep their values)
-            taken = {id(t._data) for t in inputs}
-            for a in list(outs) + list(residuals):
-                if isinstance(a, np.ndarray):
-                    taken.add(id(a))
-                    if a.base is not None:
-                        taken.add(id(a.base))
-            self._apply_effects(args, captured, all_outs[self.n_user:], taken)
         results = [Tensor._wrap(o) for o in outs]
         cg = self.compiled
         if cg.ct_outputs and autograd.is_grad_enabled():  # (no backward: nothing to record)
@@ -285,7 +275,19 @@ class _Entry:
                 results[i].requires_grad = True
                 results[i].grad_fn = node
                 results[i]._out_index = i
+            # before the write-backs below: an input the step updates in place after
+            # saving it is then refused by backward, as torch refuses it
             autograd.record_saved(node, inputs, results)
+        if len(all_outs) > self.n_user:
+            # (ids only: a list of the arrays would hold them and defeat _adopt's check)
+            # (and what the backward saved or an output views: they must keep their values)
+            taken = {id(t._data) for t in inputs}
+            for a in list(outs) + list(residuals):
+                if isinstance(a, np.ndarray):
+                    taken.add(id(a))
+                    if a.base is not None:
+                        taken.add(id(a.base))
+            self._apply_effects(args, captured, all_outs[self.n_user:], taken)
         return self.rebuild(results)
 
 
