@@ -181,6 +181,24 @@ def compile_cubin(source: str, arch: str, cache_dir: Path | None = None) -> byte
     return data
 
 
+class _Launch:
+    """A prepared kernel whose `prepared_call` does what pycuda's does minus its per-call
+    legacy work: a deprecated cuFuncSetBlockShape driver call (cuLaunchKernel takes the
+    block shape anyway), an import and keyword handling."""
+
+    __slots__ = ("prepared_call",)
+
+    def __init__(self, fn: Any) -> None:
+        from pycuda._pvt_struct import pack
+
+        launch, fmt = fn._launch_kernel, fn.arg_format
+
+        def prepared_call(grid: tuple, block: tuple, *args: Any) -> None:
+            launch(grid, block, pack(fmt, *args), 0, None)
+
+        self.prepared_call = prepared_call
+
+
 class _Kernels:
     """Attribute access to a module's kernels, each prepared with pointer arguments."""
 
@@ -188,7 +206,8 @@ class _Kernels:
         for name, n_args in signatures.items():
             fn = module.get_function(name)
             fn.prepare("P" * n_args)
-            setattr(self, name, fn)
+            fast = hasattr(fn, "_launch_kernel") and not getattr(fn, "texrefs", None)
+            setattr(self, name, _Launch(fn) if fast else fn)
 
     @staticmethod
     def philox(groups: int) -> tuple[int, int]:

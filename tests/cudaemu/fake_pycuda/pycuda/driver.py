@@ -679,6 +679,10 @@ class Function:
         self._launch(grid, block, struct.pack(fmt, *data), shared)
         return time.perf_counter() - t0 if time_kernel else None
 
+    def _launch_kernel(self, grid: Any, block: Any, arg_buf: bytes, shared_size: int, stream: Any) -> None:
+        """pycuda's C++ function::launch_kernel: cuLaunchKernel with a packed buffer."""
+        self._launch(grid, block, arg_buf, shared_size)
+
     def _launch(self, grid: Any, block: Any, buf: bytes, shared_size: int) -> None:
         _current("cuLaunchKernel")
         if block is None:
