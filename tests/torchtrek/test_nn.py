@@ -921,3 +921,11 @@ def test_default_initializations() -> None:
     norm = tt.nn.LayerNorm(5)
     assert norm.weight.detach().numpy().tolist() == [1.0] * 5 and not norm.bias.detach().numpy().any()
     assert tt.nn.Linear(2, 2, dtype=tt.float64).weight.dtype is tt.float64
+
+
+def test_parameter_prints_like_torch() -> None:
+    import torch
+
+    p, q = tt.nn.Parameter(tt.ones(2)), torch.nn.Parameter(torch.ones(2))
+    for show in (str, repr, "{}".format):
+        assert show(p) == show(q)

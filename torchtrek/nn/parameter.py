@@ -34,3 +34,5 @@ class Parameter(Tensor):
 
     def __repr__(self) -> str:
         return "Parameter containing:\n" + super().__repr__()
+
+    __str__ = __repr__  # print(p) shows it too, as torch's does
