@@ -71,10 +71,13 @@ def init() -> Any:
         import atexit
 
         atexit.register(_shutdown)
+        from pycuda.gpuarray import GPUArray
         from pycuda.tools import DeviceMemoryPool
 
-        _STATE.update(ctx=ctx, dev=dev, pool=DeviceMemoryPool(),
-                      arch="sm_%d%d" % dev.compute_capability())
+        pool = DeviceMemoryPool()
+        # (placeholder: the memory of alloc's templates and of every empty array)
+        _STATE.update(ctx=ctx, dev=dev, pool=pool, arch="sm_%d%d" % dev.compute_capability(),
+                      GPUArray=GPUArray, placeholder=pool.allocate(16))
     return drv
 
 
@@ -104,28 +107,17 @@ def alloc(shape: tuple[int, ...], dtype: str | np.dtype) -> Any:
     t = _TEMPLATES.get(key)
     if t is None:
         init()
-        from pycuda import gpuarray
-
-        dt = np.dtype(dtype)
         if len(_TEMPLATES) > 4096:
             _TEMPLATES.clear()
-        # a template over a one-element placeholder; pycuda leaves gpudata None for empty
-        # arrays, but kernels still need a valid pointer
-        t = _TEMPLATES[key] = gpuarray.GPUArray(tuple(shape), dt, gpudata=_placeholder()).__dict__
+        # a template over the placeholder; pycuda leaves gpudata None for empty arrays,
+        # but kernels still need a valid pointer
+        t = _TEMPLATES[key] = _STATE["GPUArray"](tuple(shape), np.dtype(dtype),
+                                                 gpudata=_STATE["placeholder"]).__dict__
     a = object.__new__(_STATE["GPUArray"])
     a.__dict__.update(t)
     if a.nbytes:
         a.gpudata = _STATE["pool"].allocate(a.nbytes)
     return a
-
-
-def _placeholder() -> Any:
-    if "placeholder" not in _STATE:
-        from pycuda import gpuarray
-
-        _STATE["GPUArray"] = gpuarray.GPUArray
-        _STATE["placeholder"] = _STATE["pool"].allocate(16)
-    return _STATE["placeholder"]
 
 
 def to_device(a: np.ndarray) -> Any:

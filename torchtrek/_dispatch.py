@@ -250,16 +250,12 @@ def _run_plan(plan: Any, *args: Any) -> Any:
     fn, out_dtype = plan
     if type(args[0]) is not np.ndarray and type(args[0]) is _device_array_type():
         out = fn(*args)[0]  # a GPU kernel (planned for GPU operands only)
-        if out is args[0] or out is args[-1]:
-            return None
-        t = object.__new__(_TENSOR)
-        t._init(out, out_dtype)
-        return t
-    with np.errstate(all="ignore"):
-        out = fn(*args)[0]
-    if type(out) is not np.ndarray:
-        out = np.asarray(out)  # (NumPy gives 0-d results as scalars)
-    elif out is args[0] or out is args[-1]:  # (one or two operands)
+    else:
+        with np.errstate(all="ignore"):
+            out = fn(*args)[0]
+        if type(out) is not np.ndarray:
+            out = np.asarray(out)  # (NumPy gives 0-d results as scalars)
+    if out is args[0] or out is args[-1]:  # (one or two operands)
         return None
     t = object.__new__(_TENSOR)
     t._init(out, out_dtype)

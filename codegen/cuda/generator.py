@@ -143,6 +143,28 @@ def _offset(view: Sequence[int], prefix: str = "c") -> str:
     return " + ".join(terms) or "0"
 
 
+class _Params:
+    """A kernel's input pointers: one per distinct (value, view, space) it reads, in order
+    (`space` tells apart views over different index spaces: a reduction's input and its
+    result). `load` gives the expression that reads the value, made by `load_of(j, view)`
+    (parameter in{j}) the first time."""
+
+    def __init__(self, names: dict[Var, str]) -> None:
+        self.names = names
+        self.decls: list[str] = []
+        self.args: list[str] = []
+        self.seen: dict[tuple, str] = {}
+
+    def load(self, a: Var, view: tuple[int, ...], load_of: Any, space: str = "") -> str:
+        key = (space, id(a), view)
+        if key not in self.seen:
+            j = len(self.decls)
+            self.decls.append(f"const {C_TYPES[a.dtype.name]}* __restrict__ in{j}")
+            self.args.append(self.names[a])
+            self.seen[key] = load_of(j, view)
+        return self.seen[key]
+
+
 class _Gen:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
@@ -192,32 +214,22 @@ class _Gen:
         shape, n = out.shape, out.type.numel
         idx = _idx_type(n)
         contiguous = contiguous_strides(shape)
-        loads: list[str] = []
         needed: set[int] = set()
-        params = []
-        args = []
-        seen: dict[tuple, str] = {}  # the same value read the same way is one parameter
-        for j, (a, view) in enumerate(operands):
-            if isinstance(a, Literal):
-                loads.append("")
-                continue
-            key = (id(a), view)
-            if key in seen:
-                loads.append(seen[key])
-                continue
-            p = len(params)
-            params.append(f"const {C_TYPES[a.dtype.name]}* __restrict__ in{p}")
-            args.append(self.names[a])
+        ps = _Params(self.names)  # the same value read the same way is one parameter
+
+        def load_of(p: int, view: tuple[int, ...], numel: int) -> str:
             if all(s == 0 for s in view):
-                loads.append(f"in{p}[0]")
-            elif view == contiguous and a.type.numel == n:
-                loads.append(f"in{p}[i]")
-            else:
-                needed.update(k for k, s in enumerate(view) if s)
-                loads.append(f"in{p}[{_offset(view)}]")
-            seen[key] = loads[-1]
-        params.append(f"{C_TYPES[out.dtype.name]}* __restrict__ out")
-        args.append(self.names[out])
+                return f"in{p}[0]"
+            if view == contiguous and numel == n:
+                return f"in{p}[i]"
+            needed.update(k for k, s in enumerate(view) if s)
+            return f"in{p}[{_offset(view)}]"
+
+        loads = ["" if isinstance(a, Literal) else
+                 ps.load(a, view, lambda p, v, numel=a.type.numel: load_of(p, v, numel))
+                 for a, view in operands]
+        params = ps.decls + [f"{C_TYPES[out.dtype.name]}* __restrict__ out"]
+        args = ps.args + [self.names[out]]
         if self._vectorizable(out, operands, loads, n):
             self._vector_kernel(e, operands, loads, expr_of, params, args, n)
             return
@@ -267,8 +279,8 @@ class _Gen:
         self.add(e, src, n, grid, args)
 
     # Each elementwise op is (its operands with their views of the output, a function
-    # printing its value from their loads): a kernel of its own, or folded into the
-    # reduction that is its only user (reduce_producer).
+    # printing its value from their loads): a kernel of its own, or computed inside the
+    # reduction that reads it or that it reads (self.folded, self.epilogue).
     def _parts(self, e: Eqn) -> tuple[list[tuple[Atom, tuple[int, ...]]], Any]:
         out = e.outputs[0]
         # an operand that is a broadcast_to used only here is read from its source: a
@@ -292,8 +304,7 @@ class _Gen:
             def where_of(loads: list[str]) -> str:
                 vals = [_c_literal(a, compute_w) if isinstance(a, Literal) else ld
                         for a, ld in zip(e.inputs, loads)]
-                if out.dtype.name == "float16":  # both branches in float (no __half ?: double)
-                    vals[1:] = [f"(float)({v})" for v in vals[1:]]
+                vals[1:] = [_value(v, out.dtype.name) for v in vals[1:]]  # (one type for ?:)
                 return f"({vals[0]} ? {vals[1]} : {vals[2]})"
             return views, where_of
         # a pointwise op or a fused chain: printed from its sympy formula
@@ -488,24 +499,20 @@ class _Gen:
         # (softmax's exp(x - max), a masked sum) read from its operands through their views
         producer = self.folded.get(e)
         operands, expr_of = self._parts(producer) if producer else ([(x, st)], lambda l: l[0])
-        params, args, loads, bases, offs = [], [], [], [], []
-        seen: dict[tuple, str] = {}
-        for a, view in operands:
-            if isinstance(a, Literal):
-                loads.append("")
-                continue
-            if (id(a), view) not in seen:
-                j = len(params)
-                params.append(f"const {C_TYPES[a.dtype.name]}* __restrict__ in{j}")
-                args.append(self.names[a])
-                bases.append(f"base{j} = " + (" + ".join(
-                    f"k{q}*{view[kd]}" for q, kd in enumerate(kept) if view[kd]) or "0") + ";")
-                offs.append(f"off{j} = " + (" + ".join(
-                    f"d{q}*{view[dd]}" for q, dd in enumerate(dims) if view[dd]) or "0") + ";")
-                seen[(id(a), view)] = f"in{j}[base{j} + off{j}]"
-            loads.append(seen[(id(a), view)])
-        value = expr_of(loads)
-        n_in = len(params)
+        ps = _Params(self.names)
+        bases, offs = [], []
+
+        def load_of(j: int, view: tuple[int, ...]) -> str:
+            # the operand's offset splits into the kept dims' part and the reduced dims'
+            bases.append(f"base{j} = " + (" + ".join(
+                f"k{q}*{view[kd]}" for q, kd in enumerate(kept) if view[kd]) or "0") + ";")
+            offs.append(f"off{j} = " + (" + ".join(
+                f"d{q}*{view[dd]}" for q, dd in enumerate(dims) if view[dd]) or "0") + ";")
+            return f"in{j}[base{j} + off{j}]"
+
+        value = expr_of(["" if isinstance(a, Literal) else ps.load(a, view, load_of)
+                         for a, view in operands])
+        n_in = len(ps.decls)
         base_decl = "long long " + ", ".join(f"base{j}" for j in range(n_in)) + ";"
         off_decl = "long long " + ", ".join(f"off{j}" for j in range(n_in)) + ";"
         out_t = C_TYPES[out.dtype.name]
@@ -539,16 +546,16 @@ class _Gen:
             op = {"sum": "TtSum", "amax": "TtMax", "amin": "TtMin", "prod": "TtProd"}[e.op]
             init = f"  {acc_t} acc = {op}<{acc_t}>::id();"
             loop = f"    acc = {op}<{acc_t}>::op(acc, ({acc_t})({value}));"
-            write, out_t = self._final_write(e, params, args)
+            write, out_t = self._final_write(e, ps)
             finish = (f"  acc = tt_block_reduce<{acc_t}, {op}<{acc_t}> >(acc);\n"
                       f"  if (threadIdx.x == 0) {write}")
         if (e.op in ("sum", "amax", "amin", "prod") and kept and kept[-1] == x.ndim - 1
                 and n_out >= COLUMN_MIN_OUTPUTS):
-            self._column_reduce(e, params, args, base_coords, bases, red_coords, offs,
+            self._column_reduce(e, ps, base_coords, bases, red_coords, offs,
                                 base_decl, off_decl, op, acc_t, out_t, m, n_out, loop, write)
             return
         src = (f"extern \"C\" __global__ void __launch_bounds__({BLOCK}) KERNEL("
-               f"{', '.join(params)}, {out_t}* __restrict__ out) {{\n"
+               f"{', '.join(ps.decls)}, {out_t}* __restrict__ out) {{\n"
                f"  const long long o = blockIdx.x;\n"
                f"  {base_decl}\n  {{\n    " + "\n    ".join(base_coords or ["(void)0;"]) +
                "\n    " + " ".join(bases) + "\n  }\n"
@@ -560,16 +567,16 @@ class _Gen:
         if n_out > 2**31 - 1:
             raise NotImplementedError("reductions with more than 2**31 outputs")
         final = self._result_eqn(e)
-        self.add(final, src, n_out, (max(1, n_out), 1, 1), args + [self.names[final.outputs[0]]])
+        self.add(final, src, n_out, (max(1, n_out), 1, 1), ps.args + [self.names[final.outputs[0]]])
 
     def _result_eqn(self, e: Eqn) -> Eqn:
         """The reduction as the equation whose output its kernel writes (its epilogue's)."""
         epi = self.epilogue.get(e)
         return e if epi is None else dataclasses.replace(e, outputs=epi.outputs)
 
-    def _final_write(self, e: Eqn, params: list[str], args: list[str]) -> tuple[str, str]:
+    def _final_write(self, e: Eqn, ps: _Params) -> tuple[str, str]:
         """(the statement writing output o from `acc`, the output's C type); with an
-        epilogue, its operands join `params`/`args`, read at o's coordinates."""
+        epilogue, its operands join the kernel's parameters, read at o's coordinates."""
         r = e.outputs[0]
         epi = self.epilogue.get(e)
         if epi is None:
@@ -578,25 +585,19 @@ class _Gen:
         final = epi.outputs[0]
         out_t = C_TYPES[final.dtype.name]
         operands, expr_of = self._parts(epi)
-        loads, needed, seen = [], set(), {}
-        for a, view in operands:
-            if isinstance(a, Literal):
-                loads.append("")
-            elif a is r:
-                loads.append(f"(({C_TYPES[r.dtype.name]})acc)")
-            else:
-                if (id(a), view) not in seen:
-                    j = len(params)
-                    params.append(f"const {C_TYPES[a.dtype.name]}* __restrict__ in{j}")
-                    args.append(self.names[a])
-                    seen[(id(a), view)] = f"in{j}[{_offset(view, 'q')}]"
-                    needed.update(k for k, st in enumerate(view) if st)
-                loads.append(seen[(id(a), view)])
+        needed: set[int] = set()
+
+        def load_of(j: int, view: tuple[int, ...]) -> str:
+            needed.update(k for k, st in enumerate(view) if st)
+            return f"in{j}[{_offset(view, 'q')}]"
+
+        loads = ["" if isinstance(a, Literal) else f"(({C_TYPES[r.dtype.name]})acc)" if a is r
+                 else ps.load(a, view, load_of, space="result") for a, view in operands]
         coords = " ".join(_coords(final.shape, "o", needed, "q"))
         value = expr_of(loads)
         return f"{{ {coords}{' ' if coords else ''}out[o] = ({out_t})({value}); }}", out_t
 
-    def _column_reduce(self, e: Eqn, params: list[str], args: list[str], base_coords: list[str],
+    def _column_reduce(self, e: Eqn, ps: _Params, base_coords: list[str],
                        bases: list[str], red_coords: list[str], offs: list[str], base_decl: str,
                        off_decl: str, op: str, acc_t: str, out_t: str, m: int, n_out: int,
                        loop: str, write: str) -> None:
@@ -605,7 +606,7 @@ class _Gen:
         block per output would read a column, one element per 32-byte sector), 8 rows at a
         time, then the 8 partial results combine in shared memory."""
         src = (f"extern \"C\" __global__ void __launch_bounds__({BLOCK}) KERNEL("
-               f"{', '.join(params)}, {out_t}* __restrict__ out) {{\n"
+               f"{', '.join(ps.decls)}, {out_t}* __restrict__ out) {{\n"
                f"  const long long o = (long long)blockIdx.x * 32 + threadIdx.x;\n"
                f"  {acc_t} acc = {op}<{acc_t}>::id();\n"
                f"  if (o < {n_out}) {{\n"
@@ -622,7 +623,7 @@ class _Gen:
                f"    for (int y = 1; y < 8; ++y) acc = {op}<{acc_t}>::op(acc, part[y][threadIdx.x]);\n"
                f"    {write}\n  }}\n}}")
         final = self._result_eqn(e)
-        self.add(final, src, n_out, (-(-n_out // 32), 1, 1), args + [self.names[final.outputs[0]]],
+        self.add(final, src, n_out, (-(-n_out // 32), 1, 1), ps.args + [self.names[final.outputs[0]]],
                  (32, 8, 1))
 
     # ------------------------------------------------------------ matmul

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from ...cfamily.printer import C_TYPES
 from ..generator import BLOCK, Kernel, _Gen, family_kernel
+from ..generator import _acc_type as float_acc_type  # (the generator's: float16 -> float)
 from ....ir.graph import Eqn
 
 TILE = 4096            # elements per block in the multi-block scan
@@ -28,10 +29,8 @@ FEW_BLOCKS = 2 * 132   # fewer lines than this leave an H100's SMs idle with a b
 
 
 def _acc_type(dtype_name: str) -> str:
-    if dtype_name in ("float32", "float64"):
-        return C_TYPES[dtype_name]
-    if dtype_name == "float16":
-        return "float"  # half values add up in float, as torch's scans do
+    if dtype_name in ("float32", "float64", "float16"):
+        return float_acc_type(dtype_name)  # (half values add up in float, as torch's do)
     return "long long"  # integer scans (the front end gives int64; int32 by dtype=)
 
 
