@@ -18,6 +18,7 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
+from functools import lru_cache
 from itertools import count
 from typing import Callable
 
@@ -47,29 +48,73 @@ def _as_condition(e: sympy.Basic) -> sympy.Basic:
         else sympy.Ne(e, 0)
 
 
-def node_expr(e: Eqn, args: list[sympy.Basic]) -> sympy.Basic | None:
-    """The equation as a sympy expression of its operands' expressions, or None when the
-    equation is not one the kernels compute (not pointwise, or not in float/bool terms)."""
-    out = e.outputs[0]
-    op = get_op(e.op)
+NodeKey = tuple  # (op, attrs, operand dtype names, result dtype name)
+
+
+def _node_key(e: Eqn) -> NodeKey:
+    return (e.op, e.attrs, tuple(a.dtype.name for a in e.inputs), e.outputs[0].dtype.name)
+
+
+def _node_formula(key: NodeKey, args: list[sympy.Basic]) -> sympy.Basic | None:
+    """The equation `key` describes as a sympy expression of its operands' expressions,
+    or None when it is not one the kernels compute (not pointwise, or not in float/bool
+    terms)."""
+    op_name, attrs, in_dtypes, out_dtype = key
+    op = get_op(op_name)
+    floats = [d in FLOATS for d in in_dtypes]
     if op.is_pointwise:
-        if e.op in COMPARE_OPS:  # of any dtype C has (not float16: no C type)
-            if any(a.dtype.name == "float16" for a in e.inputs):
+        if op_name in COMPARE_OPS:  # of any dtype C has (not float16: no C type)
+            if "float16" in in_dtypes:
                 return None
             return op.formula(*args) if callable(op.formula) else None
-        if not _is_float(out) or not all(_is_float(a) for a in e.inputs):
+        if out_dtype not in FLOATS or not all(floats):
             return None
-        syms = symbolic.arg_symbols(len(e.inputs))
-        f = symbolic.formula(e.op, e.attrs, (None,) * len(e.inputs))
+        syms = symbolic.arg_symbols(len(in_dtypes))
+        f = symbolic.formula(op_name, attrs, (None,) * len(in_dtypes))
         return f.xreplace(dict(zip(syms, args)))
-    if e.op == "where" and _is_float(out) and all(_is_float(a) for a in e.inputs[1:]):
+    if op_name == "where" and out_dtype in FLOATS and all(floats[1:]):
         return sympy.Piecewise((args[1], _as_condition(args[0])), (args[2], True))
-    if e.op == "cast" and _is_float(out) and e.inputs[0].dtype.name == "bool":
+    if op_name == "cast" and out_dtype in FLOATS and in_dtypes[0] == "bool":
         return sympy.Piecewise((1, _as_condition(args[0])), (0, True))
     return None
 
 
-Leaf = tuple[Atom, sympy.Symbol, tuple[int, ...]]  # value, its symbol, the shape it is read as
+def node_expr(e: Eqn, args: list[sympy.Basic]) -> sympy.Basic | None:
+    """The equation as a sympy expression of its operands' expressions, or None when the
+    equation is not one the kernels compute."""
+    return _node_formula(_node_key(e), args)
+
+
+@lru_cache(maxsize=None)
+def _fusable(key: NodeKey) -> bool:
+    return _node_formula(key, list(symbolic.arg_symbols(len(key[2])))) is not None
+
+
+# A region's structure, as the builder walks it: LEAF (the next operand, in order),
+# ("num", value) (a pow's literal exponent), or (node key, *operand structures).
+LEAF = "L"
+
+
+@lru_cache(maxsize=8192)
+def _expr_of_structure(structure: tuple) -> sympy.Basic:
+    """The region's expression over x0..xn (its leaves in order). Built once per distinct
+    structure: a model's layers repeat the same regions, and sympy is the slow part."""
+    leaves = count()
+
+    def build(st: object) -> sympy.Basic:
+        if st is LEAF:
+            return sympy.Symbol(f"x{next(leaves)}", real=True)
+        if st[0] == "num":  # type: ignore[index]
+            return symbolic.literal_number(st[1])  # type: ignore[index]
+        key, *operands = st  # type: ignore[misc]
+        got = _node_formula(key, [build(o) for o in operands])
+        assert got is not None, key  # the builder checked _fusable
+        return got
+
+    return build(structure)
+
+
+Leaf = tuple[Atom, tuple[int, ...]]  # value, the shape it is read as
 
 
 def _unit_reshape(e: Eqn) -> bool:
@@ -79,33 +124,126 @@ def _unit_reshape(e: Eqn) -> bool:
     return [n for n in e.inputs[0].shape if n != 1] == [n for n in e.outputs[0].shape if n != 1]
 
 
+# A region is at most this many equations, counted as the expression is expanded (a
+# value read twice inside it counts twice). Producers are inlined into their consumers,
+# so without a bound a value used twice per step of a long chain (a layer norm's or a
+# GELU's backward, repeated per layer) expands to a tree exponential in the chain's
+# length; past the bound the value is materialized instead: it becomes its own region.
+MAX_REGION_OPS = 64
+
+
 class _Builder:
     def __init__(self, graph: Graph) -> None:
         self.producer = {o: e for e in graph.eqns for o in e.outputs}
         self.outputs = {a for a in graph.outputs if isinstance(a, Var)}
-        self.fresh = count()
+        self.uses: Counter[Var] = Counter(
+            a for e in graph.eqns for a in e.inputs if isinstance(a, Var))
 
-    def tree(self, root: Eqn, inline: Callable[[Var], bool]
+    def _inlinable(self, a: Atom, inline: Callable[[Var], bool]) -> Eqn | None:
+        p = self.producer.get(a) if isinstance(a, Var) else None
+        if p is not None and len(p.outputs) == 1 and inline(a) and _fusable(_node_key(p)):
+            return p
+        return None
+
+    def reads_one_array(self, small: int) -> Callable[[Var], bool]:
+        """`one(v)`: does computing `v` from its pointwise producers read at most one
+        array of more than `small` elements? Then a reduction recomputes `v` where it
+        reads it (softmax's exp(x - max), a layer norm's x - mean) instead of reading it
+        back; a value built from several arrays (a residual stream summed over layers) is
+        read where it is: recomputing it reads more memory than it saves. Memoized, and
+        cut off after MAX_REGION_OPS values."""
+        memo: dict[Var, frozenset | None] = {}
+        seen = [0]
+
+        def arrays(a: Atom) -> frozenset | None:
+            if not isinstance(a, Var):
+                return frozenset()
+            if a in memo:
+                return memo[a]
+            seen[0] += 1
+            if seen[0] > MAX_REGION_OPS:
+                return None
+            p = self.producer.get(a)
+            got: frozenset | None
+            if p is not None and len(p.outputs) == 1 and _fusable(_node_key(p)):
+                got = frozenset()
+                for x in p.inputs:
+                    more = arrays(x)
+                    got = None if more is None or got is None else got | more
+                    if got is None or len(got) > 1:
+                        got = None
+                        break
+            elif p is not None and p.op == "broadcast_to":
+                got = arrays(p.inputs[0])
+            else:
+                got = frozenset((a,)) if a.type.numel > small else frozenset()
+            memo[a] = got
+            return got
+
+        return lambda v: arrays(v) is not None
+
+    def _sizes(self, inline: Callable[[Var], bool], cap: int) -> Callable[[Atom], int]:
+        """`size(v)`: how many equations inlining `v` brings into a region, capped at
+        `cap`. Memoized per tree and cut off at the cap, so the walk visits at most
+        about `cap` values however large the pointwise cone above the root."""
+        memo: dict[Var, int] = {}
+
+        def size(a: Atom) -> int:
+            if not isinstance(a, Var):
+                return 0
+            got = memo.get(a)
+            if got is not None:
+                return got
+            p = self._inlinable(a, inline)
+            n = 0
+            if p is not None:
+                n = 1
+                for x in p.inputs:
+                    n += size(x)
+                    if n >= cap:
+                        n = cap
+                        break
+            else:
+                q = self.producer.get(a)
+                if q is not None and q.op == "broadcast_to":
+                    n = size(q.inputs[0])
+            memo[a] = n
+            return n
+
+        return size
+
+    def tree(self, root: Eqn, inline: Callable[[Var], bool], budget: int = MAX_REGION_OPS
              ) -> tuple[sympy.Basic, list[Leaf], list[Eqn]] | None:
-        """`root` as one expression over leaf symbols, inlining producers `inline` allows.
-        Broadcasts and size-1 reshapes are read in place: the leaf is their operand, read
-        through the strides of the shape it had (no copy of a broadcast operand)."""
+        """`root` as one expression over x0..xn, its leaves in order, inlining producers
+        `inline` allows while the region stays within `budget` equations (a producer that
+        does not fit is a leaf: its value is materialized). Broadcasts and size-1
+        reshapes are read in place: the leaf is their operand, read through the strides
+        of the shape it had (no copy of a broadcast operand). The walk is plain Python;
+        sympy builds the expression once per distinct structure."""
+        if not _fusable(_node_key(root)):
+            return None
         # literals are leaves (symbols printed as constants): substituted as numbers,
         # sympy would fold x*0 to 0 (wrong for inf and nan) and min(max(x, 1), -1) to -1
         # (wrong for nan); only a pow's exponent is substituted
         leaves: list[Leaf] = []
         absorbed: list[Eqn] = []
+        size = self._sizes(inline, budget + 1)
+        left = budget - 1  # the root is one equation
 
-        def visit(a: Atom, in_pow_exponent: bool = False) -> sympy.Basic | None:
+        def visit(a: Atom, in_pow_exponent: bool = False) -> object:
+            nonlocal left
             if (isinstance(a, Literal) and in_pow_exponent and a.value != 0
                     and math.isfinite(a.value)):
-                return symbolic.literal_number(a.value)  # x**3 prints as x*x*x
+                return ("num", a.value)  # x**3 prints as x*x*x
+            p = self._inlinable(a, inline)
+            # a producer whose whole tree fits is inlined; one that does not is still
+            # inlined when it has no other reader (its children then decide one by one):
+            # the cut falls on shared values, which are materialized, not re-expanded
+            if p is not None and left > 0 and (size(a) <= left or self.uses[a] == 1):
+                left -= 1
+                absorbed.append(p)
+                return structure(p)
             p = self.producer.get(a) if isinstance(a, Var) else None
-            if p is not None and len(p.outputs) == 1 and inline(a):
-                got = expr_of(p)
-                if got is not None:
-                    absorbed.append(p)
-                    return got
             if p is not None and p.op == "broadcast_to":
                 # the operand read in place, through stride-0 dims, or computed where read
                 # (right-aligned broadcasting composes, so its leaves broadcast as it did)
@@ -115,31 +253,20 @@ class _Builder:
                 a = p.inputs[0]  # the same buffer, read as `shape`
                 p = self.producer.get(a)
             # every use is its own leaf: x/x must stay x0/x1 (nan at 0), not 1
-            s = sympy.Symbol(f"_leaf{next(self.fresh)}", real=True)
-            leaves.append((a, s, tuple(shape)))
-            return s
+            leaves.append((a, tuple(shape)))
+            return LEAF
 
-        def expr_of(e: Eqn) -> sympy.Basic | None:
-            mark = (len(leaves), len(absorbed))
-            args = [visit(a, e.op == "pow" and i == 1) for i, a in enumerate(e.inputs)]
-            got = node_expr(e, args)
-            if got is None:  # undo what the operands added
-                del leaves[mark[0]:], absorbed[mark[1]:]
-            return got
+        def structure(e: Eqn) -> tuple:
+            return (_node_key(e), *(visit(a, e.op == "pow" and i == 1)
+                                    for i, a in enumerate(e.inputs)))
 
-        expr = expr_of(root)
-        return None if expr is None else (expr, leaves, absorbed)
-
-
-def _renumber(expr: sympy.Basic, leaves: list[Leaf]) -> sympy.Basic:
-    syms = symbolic.arg_symbols(len(leaves))
-    return expr.xreplace({leaf: s for (_, leaf, _), s in zip(leaves, syms)})
+        return _expr_of_structure(structure(root)), leaves, absorbed
 
 
 def _region_attrs(base: dict, expr: sympy.Basic, leaves: list[Leaf]) -> tuple:
     attrs = dict(base)
-    attrs["expr"] = _renumber(expr, leaves)
-    attrs["shapes"] = tuple(shape for _, _, shape in leaves)
+    attrs["expr"] = expr
+    attrs["shapes"] = tuple(shape for _, shape in leaves)
     return freeze_attrs(attrs)
 
 
@@ -148,6 +275,7 @@ def fuse_reductions(graph: Graph, threshold: int) -> tuple[Graph, set[Var]]:
     graph and the outputs of the fused reductions (their eqns carry `expr`, the leaves'
     `shapes` and the reduced operand's shape as `in_shape`)."""
     b = _Builder(graph)
+    uses = b.uses
     fused: set[Var] = set()
     eqns: list[Eqn] = []
     for e in graph.eqns:
@@ -156,7 +284,8 @@ def fuse_reductions(graph: Graph, threshold: int) -> tuple[Graph, set[Var]]:
                 and 0 not in x.shape):
             ident = Eqn("pointwise", (x,), (Var(x.type, "t"),),
                         freeze_attrs({"expr": symbolic.arg_symbols(1)[0], "dtype": x.dtype}))
-            got = b.tree(ident, inline=lambda v: True)
+            one_array = b.reads_one_array(x.type.numel // 8)
+            got = b.tree(ident, inline=lambda v: uses[v] == 1 or one_array(v))
             if got is not None:
                 expr, leaves, _ = got
                 nd = x.ndim
@@ -172,7 +301,7 @@ def fuse_reductions(graph: Graph, threshold: int) -> tuple[Graph, set[Var]]:
                     outputs = (rows,)
                 else:
                     outputs = e.outputs
-                e = Eqn(e.op, tuple(v for v, _, _ in leaves), outputs,
+                e = Eqn(e.op, tuple(v for v, _ in leaves), outputs,
                         _region_attrs(attrs, expr, leaves), e.loc)
                 fused.add(e.outputs[0])
                 if final is not None:
@@ -187,18 +316,29 @@ def fuse_pointwise_regions(graph: Graph, threshold: int) -> tuple[Graph, set[Var
     `pointwise` equations; returns the graph and the outputs that get a kernel. A value
     used once is inlined; so is a small one (a per-row statistic, say), recomputed: its
     arithmetic is loop-invariant and costs less than materializing it."""
-    uses: Counter[Var] = Counter(a for e in graph.eqns for a in e.inputs if isinstance(a, Var))
     b = _Builder(graph)
-    inlined: set[int] = set()
+    uses = b.uses
     regions: dict[int, Eqn] = {}
     kernels: set[Var] = set()
-    # consumers first: a region swallows its single-use producers before they are visited
+    # values something still reads: the graph's outputs, the operands of equations kept
+    # as they are, the leaves of the regions formed so far
+    needed: set[Var] = set(b.outputs)
+
+    def keep(e: Eqn) -> None:
+        needed.update(a for a in e.inputs if isinstance(a, Var))
+
+    # consumers first: a region swallows its single-use producers before they are visited,
+    # and a value every reader has inlined is not computed again on its own
     for i in range(len(graph.eqns) - 1, -1, -1):
         e = graph.eqns[i]
-        if id(e) in inlined or len(e.outputs) != 1:
+        if len(e.outputs) != 1:
+            keep(e)
             continue
         out = e.outputs[0]
+        if out not in needed:
+            continue  # dead, or inlined by all its readers (DCE drops it)
         if not _is_float(out) or out.type.numel < threshold or out.type.numel == 0:
+            keep(e)
             continue
         small = out.type.numel // 8
 
@@ -214,10 +354,11 @@ def fuse_pointwise_regions(graph: Graph, threshold: int) -> tuple[Graph, set[Var
         got = b.tree(e, inline=lambda v: (uses[v] == 1 and v not in b.outputs)
                      or v.type.numel <= small or cheap(v))
         if got is None:
+            keep(e)
             continue
         expr, leaves, absorbed = got
-        inlined.update(id(p) for p in absorbed)  # not regions of their own (DCE drops them)
-        regions[id(e)] = Eqn("pointwise", tuple(v for v, _, _ in leaves), e.outputs,
+        needed.update(v for v, _ in leaves if isinstance(v, Var))
+        regions[id(e)] = Eqn("pointwise", tuple(v for v, _ in leaves), e.outputs,
                              _region_attrs({"dtype": out.dtype}, expr, leaves), e.loc)
         kernels.add(out)
     eqns = [regions.get(id(e), e) for e in graph.eqns]
