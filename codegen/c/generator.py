@@ -529,8 +529,9 @@ FLOAT_SUM_ROW = 4096  # longest row a row group sums in float32
 
 
 def _wrapper(name: str, params: list[tuple[Var, tuple[int, ...]]], outputs: list[Var],
-             slot: int, comment: str) -> str:
-    """The Python function that calls a kernel: contiguous operands, pooled outputs."""
+             slot: int, comment: str, c_name: str | None = None) -> str:
+    """The Python function `_name` that calls the kernel `c_name` (default: `name`):
+    contiguous operands, pooled outputs."""
     lines = [f"def _{name}({', '.join(f'x{j}' for j in range(len(params)))}):", f"    # {comment}"]
     ptrs = []
     for j, (v, _) in enumerate(params):
@@ -539,7 +540,7 @@ def _wrapper(name: str, params: list[tuple[Var, tuple[int, ...]]], outputs: list
     outs = [f"out{k}" for k in range(len(outputs))]
     for k, o in enumerate(outputs):
         lines.append(f"    out{k} = _out({slot + k}, {o.shape}, np.{o.dtype.name})")
-    lines.append(f"    _lib.{name}({', '.join(ptrs + [f'{o}.ctypes.data' for o in outs])})")
+    lines.append(f"    _lib.{c_name or name}({', '.join(ptrs + [f'{o}.ctypes.data' for o in outs])})")
     lines.append(f"    return {', '.join(outs)}")
     return "\n".join(lines)
 
@@ -588,27 +589,35 @@ def generate(graph: Graph, fn_name: str | None = None, threshold: int | None = N
             units[id(e)] = writers[id(e)]
     fused = Graph(fused.name, fused.inputs, eqns, fused.outputs, fused.meta)
 
-    # names and sources in program order
+    # names and sources in program order; a kernel whose text is the same as an earlier
+    # one's (the same layer repeated: same shapes, same formulas, same source line) is
+    # that kernel, called again: the C file has each distinct kernel once, so the C
+    # compiler's work grows with the distinct kernels, not with a model's depth
     ordered = [units[id(e)] for e in eqns if id(e) in units]
     sources, wrappers, kernels, slot = [], [], [], 0
+    first: dict[str, str] = {}  # kernel text (named KERNEL) -> the C name it was given
     for j, u in enumerate(ordered):
-        first = u.e.outputs[0]
+        out0 = u.e.outputs[0]
+        where = f" for {u.e.loc}" if u.e.loc else ""
         if isinstance(u, _RowGroup):
-            u.name = f"k{j}_rows_{names_safe(first.hint)}"
-            sources.append(u.source())
-            where = f" for {u.e.loc}" if u.e.loc else ""
-            wrappers.append(_wrapper(u.name, u.params, u.outputs, slot,
-                                     f"{len(u.members)} kernels in one pass over the rows{where}"))
-            kernels.append(CKernel(u.name, len(u.params) + len(u.outputs)))
-            slot += len(u.outputs)
+            u.name = "KERNEL"
+            text = u.source()
+            name = f"k{j}_rows_{names_safe(out0.hint)}"
+            outputs, what = u.outputs, f"{len(u.members)} kernels in one pass over the rows{where}"
         else:
-            u.name = f"k{j}_{names_safe(first.hint)}"
-            sources.append(u.source.replace("void KERNEL(", f"void {u.name}(", 1))  # type: ignore[attr-defined]
-            where = f" for {u.e.loc}" if u.e.loc else ""
-            wrappers.append(_wrapper(u.name, u.params, [first], slot,
-                                     f"{first.type} = {u.e.op} kernel{where}"))
-            kernels.append(CKernel(u.name, len(u.params) + 1))
-            slot += 1
+            text = u.source  # type: ignore[attr-defined]
+            name = f"k{j}_{names_safe(out0.hint)}"
+            outputs, what = [out0], f"{out0.type} = {u.e.op} kernel{where}"
+        c_name = first.get(text)
+        if c_name is None:
+            c_name = first[text] = name
+            sources.append(text.replace("void KERNEL(", f"void {name}(", 1))
+            kernels.append(CKernel(name, len(u.params) + len(outputs)))
+        else:
+            what += f" (kernel {c_name}, shared)"
+        u.name = name
+        wrappers.append(_wrapper(name, u.params, outputs, slot, what, c_name))
+        slot += len(outputs)
 
     def emit(e: Eqn, args: list[str]) -> str | None:
         u = units.get(id(e))
