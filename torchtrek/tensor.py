@@ -505,6 +505,22 @@ class Tensor:
 
     view = reshape
 
+    def is_contiguous(self, memory_format: Any = None) -> bool:
+        """Row-major storage (a traced value always is: the generated code decides layout)."""
+        if self._var is not None or _arrays.on_device(self._data):
+            return True
+        return bool(self._data.flags.c_contiguous)
+
+    def contiguous(self, memory_format: Any = None) -> "Tensor":
+        """`self` when row-major already, else a row-major copy (torch's rule: a copy only
+        when the layout needs one, so in-place writes to it reach `self` only then)."""
+        if self.is_contiguous():
+            return self
+        out = self.clone()
+        if not out.is_contiguous():  # NumPy keeps a transposed operand's order
+            out._data = np.ascontiguousarray(out._data)
+        return out
+
     def view_as(self, other: "Tensor") -> "Tensor":
         return F.reshape(self, tuple(other.shape))
 

@@ -551,3 +551,27 @@ def test_arange_zero_step_raises():
         torch.arange(0, 5, 0)
     with pytest.raises(RuntimeError):
         tt.arange(0, 5, 0)
+
+
+def test_contiguous_and_is_contiguous_follow_torch():
+    a = tt.arange(6.0).reshape(2, 3)
+    ta = torch.arange(6.0).reshape(2, 3)
+    assert a.is_contiguous() and ta.is_contiguous()
+    assert a.contiguous() is a  # torch returns self when already contiguous
+    t, tt_t = a.t(), ta.t()
+    assert t.is_contiguous() == tt_t.is_contiguous() == False
+    c = t.contiguous()
+    assert c.is_contiguous() and c is not t
+    assert_same(c, tt_t.contiguous())
+    c.add_(1)  # a copy: writing it leaves `a` alone, as in torch
+    assert_same(a, ta)
+
+
+def test_contiguous_carries_gradient_eager_and_compiled():
+    w = tt.arange(6.0).reshape(2, 3).requires_grad_()
+    (w.t().contiguous() * tt.tensor([1.0, 2.0])).sum().backward()
+    tw = torch.arange(6.0).reshape(2, 3).requires_grad_()
+    (tw.t().contiguous() * torch.tensor([1.0, 2.0])).sum().backward()
+    assert_same(w.grad, tw.grad)
+    f = tt.compile(lambda x: x.t().contiguous() * 2)
+    assert_same(f(tt.arange(6.0).reshape(2, 3)), torch.arange(6.0).reshape(2, 3).t() * 2)
