@@ -25,3 +25,20 @@ def test_latency_scripts_run_in_fresh_processes():
     (specialized_first, specialized_call), (dynamic_first, dynamic_call) = bench.new_size_latency("numpy")
     assert 0 < dynamic_first < specialized_first  # no new trace at a new batch size
     assert specialized_call > 0 and dynamic_call > 0
+
+
+def test_compile_benchmark_quick_mode_matches_torch_loss():
+    """One depth, both backends, fresh processes: the compiled GPT step's first loss is
+    torch eager's from the same weights (the bench prints |loss - torch|)."""
+    import subprocess
+    import sys
+
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "compile_bench.py"
+    r = subprocess.run([sys.executable, str(path), "--layers", "1", "--torch-layers", ""],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    rows = [ln.split() for ln in r.stdout.splitlines() if ln.strip().startswith("1 ")]
+    assert [row[1] for row in rows] == ["c", "numpy"], r.stdout
+    for row in rows:
+        cold, warm, loss_err = float(row[2]), float(row[3]), float(row[-1])
+        assert cold > 0 and warm > 0 and loss_err < 1e-5, row
