@@ -499,6 +499,48 @@ def report(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+# ------------------------------------------------------------------ threads
+def thread_throughput(backend: str, steps: int = 40) -> tuple[float, float]:
+    """W3 steps per second in one thread, and in two threads at once (each its own
+    parameters and compiled step, both compiled before timing): the C kernels and
+    NumPy's matmuls release the GIL, so the two threads' work overlaps."""
+    import threading
+
+    rng = np.random.default_rng(0)
+    xb = tt.tensor(rng.standard_normal((256, 784)).astype(np.float32))
+    yb = tt.tensor(rng.integers(0, 10, 256))
+
+    def make() -> Callable[[], Any]:
+        p1 = tt.tensor((rng.standard_normal((784, 256)) * 0.05).astype(np.float32), requires_grad=True)
+        p2 = tt.tensor((rng.standard_normal((256, 10)) * 0.05).astype(np.float32), requires_grad=True)
+        step = tt.compile(w3_step(p1, p2), backend=backend)
+        step(xb, yb)
+        return lambda: [float(step(xb, yb)) for _ in range(steps)]
+
+    loops = [make(), make()]
+    best1, best2 = math.inf, math.inf
+    for _ in range(3):
+        t0 = time.perf_counter()
+        loops[0]()
+        best1 = min(best1, time.perf_counter() - t0)
+        threads = [threading.Thread(target=f) for f in loops]
+        t0 = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        best2 = min(best2, time.perf_counter() - t0)
+    return steps / best1, 2 * steps / best2
+
+
+def _thread_throughput_process(backend: str, env: dict[str, str]) -> tuple[float, float]:
+    """thread_throughput in a fresh process (thread-pool sizes are read at start-up)."""
+    r = subprocess.run([sys.executable, os.path.abspath(__file__), "--thread-child", backend],
+                       env=dict(os.environ, **env), capture_output=True, text=True, check=True)
+    one, two = r.stdout.split()[-2:]
+    return float(one), float(two)
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -519,7 +561,11 @@ if __name__ == "__main__":
     ap.add_argument("--quick", action="store_true", help="small sizes, few repetitions")
     ap.add_argument("--torch-compile", action="store_true", help="also time torch.compile")
     ap.add_argument("--no-latency", action="store_true", help="skip the compile-latency runs")
+    ap.add_argument("--thread-child", help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.thread_child:
+        print(*thread_throughput(a.thread_child))
+        sys.exit(0)
     print(machine())
     print("milliseconds unless noted; medians; floor = bytes moved / copy bandwidth")
     print(report(run(a.quick, a.torch_compile)))
@@ -528,6 +574,13 @@ if __name__ == "__main__":
             cold, warm = compile_latency(be)
             print(f"W3 first call, backend {be}: cold caches {cold * 1e3:.0f} ms, "
                   f"warm disk cache {warm * 1e3:.0f} ms")
+        for be in ("c", "numpy"):
+            for pools, env in (("kernels on all cores", {}),
+                               ("kernels on one core each", {"OMP_NUM_THREADS": "1",
+                                                             "OPENBLAS_NUM_THREADS": "1"})):
+                one, two = _thread_throughput_process(be, env)
+                print(f"W3 in two threads at once, backend {be}, {pools}: {two:.0f} steps/s "
+                      f"vs {one:.0f} in one thread ({two / one:.2f}x)")
         for be in ("numpy", "c"):
             (s_first, s_call), (d_first, d_call) = new_size_latency(be)
             print(f"W3 at a new batch size, backend {be}: first call {s_first * 1e3:.0f} ms "

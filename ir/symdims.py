@@ -18,6 +18,7 @@ from typing import Any, Iterator, Sequence
 
 import sympy
 
+from .._state import thread as _thread
 from .graph import Eqn, Graph, Literal, TensorType, Var
 
 _NAME = re.compile(r"^s\d+$")
@@ -163,26 +164,26 @@ def le(a: Any, b: Any) -> bool:
 
 
 # ------------------------------------------------------------------ hints
-_HINTS: dict[sympy.Symbol, int] = {}
+# (per thread: the hints of one thread's shape-generic trace are not another's)
 
 
 @contextmanager
 def hints(binding: dict[sympy.Symbol, int]) -> Iterator[None]:
     """Sizes that stand for the symbols in size decisions (see `size_hint`)."""
-    saved = dict(_HINTS)
-    _HINTS.update(binding)
+    saved = _thread.size_hints
+    _thread.size_hints = {**saved, **binding}
     try:
         yield
     finally:
-        _HINTS.clear()
-        _HINTS.update(saved)
+        _thread.size_hints = saved
 
 
 def size_hint(n: Any) -> int:
     """An int for a size: itself, or a polynomial evaluated at the hinted sizes."""
     if not isinstance(n, sympy.Basic):
         return n
-    return int(n.subs({s: _HINTS.get(s, 64) for s in n.free_symbols}))
+    h = _thread.size_hints
+    return int(n.subs({s: h.get(s, 64) for s in n.free_symbols}))
 
 
 def numel_hint(shape: Sequence[Any]) -> int:

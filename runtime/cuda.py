@@ -15,15 +15,18 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from functools import lru_cache
 from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
 
+from .._state import thread as _thread
 from .loader import load_function
 
 _STATE: dict[str, Any] = {}
+_INIT_LOCK = threading.Lock()
 
 
 class CudaUnavailable(RuntimeError):
@@ -59,26 +62,38 @@ def device_count() -> int:
 
 
 def init() -> Any:
-    """Make device 0's primary context current (once); returns the pycuda driver."""
+    """Make device 0's primary context current in this thread (a context is current per
+    thread: each thread that touches the GPU pushes it once); returns the pycuda driver."""
     drv = _pycuda()
-    if "ctx" not in _STATE:
-        drv.init()
-        if drv.Device.count() == 0:
-            raise CudaUnavailable("no CUDA device found")
-        dev = drv.Device(0)
-        ctx = dev.retain_primary_context()
-        ctx.push()
-        import atexit
-
-        atexit.register(_shutdown)
-        from pycuda.gpuarray import GPUArray
-        from pycuda.tools import DeviceMemoryPool
-
-        pool = DeviceMemoryPool()
-        # (placeholder: the memory of alloc's templates and of every empty array)
-        _STATE.update(ctx=ctx, dev=dev, pool=pool, arch="sm_%d%d" % dev.compute_capability(),
-                      GPUArray=GPUArray, placeholder=pool.allocate(16))
+    if _thread.cuda_current:
+        return drv
+    with _INIT_LOCK:
+        if "ctx" in _STATE:
+            _STATE["ctx"].push()
+        else:
+            _first_init(drv)
+    _thread.cuda_current = True
     return drv
+
+
+def _first_init(drv: Any) -> None:
+    """The process's first use: the context (pushed in this thread), pool, atexit hook."""
+    drv.init()
+    if drv.Device.count() == 0:
+        raise CudaUnavailable("no CUDA device found")
+    dev = drv.Device(0)
+    ctx = dev.retain_primary_context()
+    ctx.push()
+    import atexit
+
+    atexit.register(_shutdown)
+    from pycuda.gpuarray import GPUArray
+    from pycuda.tools import DeviceMemoryPool
+
+    pool = DeviceMemoryPool()
+    # (placeholder: the memory of alloc's templates and of every empty array)
+    _STATE.update(ctx=ctx, dev=dev, pool=pool, arch="sm_%d%d" % dev.compute_capability(),
+                  GPUArray=GPUArray, placeholder=pool.allocate(16))
 
 
 def _shutdown() -> None:
@@ -115,6 +130,8 @@ def alloc(shape: tuple[int, ...], dtype: str | np.dtype) -> Any:
                                                  gpudata=_STATE["placeholder"]).__dict__
     a = object.__new__(_STATE["GPUArray"])
     a.__dict__.update(t)
+    if not _thread.cuda_current:  # this thread's first GPU memory
+        init()
     if a.nbytes:
         a.gpudata = _STATE["pool"].allocate(a.nbytes)
     return a
@@ -128,11 +145,14 @@ def to_device(a: np.ndarray) -> Any:
 
 
 def to_host(a: Any) -> np.ndarray:
+    if not _thread.cuda_current:  # an array made in another thread, read in this one
+        init()
     return a.get() if a.size else np.empty(a.shape, a.dtype)
 
 
 def synchronize() -> None:
     if "ctx" in _STATE:
+        init()
         _pycuda().Context.synchronize()
 
 
@@ -223,6 +243,8 @@ def load(cuda_source: str, launcher_source: str, fn_name: str,
     launcher = load_function(launcher_source, fn_name)
 
     def run(*arrays: Any) -> tuple:
+        if not _thread.cuda_current:  # a thread that has not touched the GPU yet
+            init()
         return launcher(kernels, alloc, *arrays)
 
     run.module = module  # keep the module alive with the function

@@ -42,3 +42,12 @@ def test_compile_benchmark_quick_mode_matches_torch_loss():
     for row in rows:
         cold, warm, loss_err = float(row[2]), float(row[3]), float(row[-1])
         assert cold > 0 and warm > 0 and loss_err < 1e-5, row
+
+
+def test_thread_throughput_runs_two_threads():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "cpu_bench.py"
+    spec = importlib.util.spec_from_file_location("cpu_bench_threads", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    one, two = bench.thread_throughput("c", steps=3)
+    assert one > 0 and two > 0

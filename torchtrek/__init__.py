@@ -20,7 +20,8 @@ from .ir.dtypes import (
 from .devices import cuda, device
 from .tensor import Size, Tensor
 from .tracer import TraceError
-from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .autograd import (enable_grad, inference_mode, is_grad_enabled, is_inference_mode_enabled, no_grad,
+                       set_grad_enabled)
 from .functional import *  # noqa: F401,F403
 from .functional import get_default_dtype, set_default_dtype, result_type
 from .creation import (

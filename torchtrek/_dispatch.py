@@ -15,12 +15,12 @@ from typing import Any, Sequence
 import numpy as np
 
 from . import autograd
+from ._state import thread as _thread
 from .ir.graph import Graph, Literal, TensorType, Var, freeze_attrs
 from .ir.opdef import get_op
 from .ir.shapes import DimIndexError, ShapeError
 from .runtime.compiled import CompiledGraph
 from .tracer import current_trace, user_location
-from .tracer.context import _STACK as _TRACE_STACK
 
 _EAGER: dict[tuple, CompiledGraph] = {}
 
@@ -53,7 +53,7 @@ def bind(op: str, operands: Sequence[Any], attrs: dict[str, Any] | None = None,
          hint: str | None = None, loc: Any = None, grad_name: str | None = None) -> Any:
     """Apply `op` to tensors and Literals; returns a Tensor. `grad_name` names the eager
     tape node where torch's differs from the op's (MeanBackward0 for a mean's divide)."""
-    if not attrs and len(operands) == 1 and not _TRACE_STACK:
+    if not attrs and len(operands) == 1 and not _thread.trace_stack:
         out = fast_unary(op, operands[0])
         if out is not None:
             return out
@@ -126,7 +126,7 @@ def _eager(op: str, operands: Sequence[Any], attrs: dict[str, Any],
     Tensor = _tensor_cls()
     arrays = []
     key_parts: list[Any] = []
-    grad_on = autograd._grad_enabled
+    grad_on = _thread.grad_enabled
     wrt = []
     backend = _device_of(operands)
     if backend == "cuda":
@@ -184,9 +184,9 @@ def fast_binary(op: str, a: Any, b: Any, float_result: bool = False) -> Any:
     """The result of `op(a, b)` through its plan, or None when the general path must
     decide (a trace, gradients, a cast, a GPU tensor, a new signature it plans first)."""
     Tensor = _TENSOR
-    if Tensor is None or _TRACE_STACK:
+    if Tensor is None or _thread.trace_stack:
         return None
-    grad_on = autograd._grad_enabled
+    grad_on = _thread.grad_enabled
     parts = []
     for x in (a, b):
         tx = type(x)
@@ -219,7 +219,7 @@ def fast_binary(op: str, a: Any, b: Any, float_result: bool = False) -> Any:
 def fast_unary(op: str, x: Any) -> Any:
     """A pointwise op of one CPU tensor that needs no gradient, through its plan (as
     fast_binary), or None for the general path."""
-    if (type(x) is not _TENSOR or x._var is not None or (autograd._grad_enabled and x.requires_grad)
+    if (type(x) is not _TENSOR or x._var is not None or (_thread.grad_enabled and x.requires_grad)
             or type(x._data) is not np.ndarray and type(x._data) is not _device_array_type()):
         return None
     key = (op, x._dtype, x._data.shape, type(x._data) is not np.ndarray)

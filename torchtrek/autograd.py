@@ -12,49 +12,56 @@ from typing import Any, Callable, Iterable, Sequence, TypeVar
 
 import numpy as np
 
+from ._state import thread as _thread
 from .runtime import arrays
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-_grad_enabled = True
-
-
 def is_grad_enabled() -> bool:
-    return _grad_enabled
+    """This thread's grad mode (per thread, as torch's: a no_grad block in one thread
+    leaves the others alone)."""
+    return _thread.grad_enabled
 
 
 class set_grad_enabled:
     """Context manager (and plain call) that sets grad mode, like torch's."""
 
     def __init__(self, mode: bool) -> None:
-        global _grad_enabled
-        self.prev = _grad_enabled
-        _grad_enabled = bool(mode)
+        self.prev = _thread.grad_enabled
+        _thread.grad_enabled = bool(mode)
 
     def __enter__(self) -> None:
         pass
 
     def __exit__(self, *exc: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self.prev
+        _thread.grad_enabled = self.prev
 
 
 class _GradMode:
+    """A context manager and decorator that sets this thread's grad mode to `mode`:
+    `with no_grad():`, `@no_grad()` and, as torch allows, `@no_grad` without the call."""
+
     mode = False
 
+    def __new__(cls, fn: Any = None) -> Any:
+        if fn is None:
+            return super().__new__(cls)
+        return cls()(fn)  # the bare decorator: no_grad(fn)
+
     def __enter__(self) -> None:
-        global _grad_enabled
-        self.prev = _grad_enabled
-        _grad_enabled = self.mode
+        self.prev = _thread.grad_enabled
+        _thread.grad_enabled = self.mode
 
     def __exit__(self, *exc: object) -> None:
-        global _grad_enabled
-        _grad_enabled = self.prev
+        _thread.grad_enabled = self.prev
+
+    def _copy(self) -> "_GradMode":
+        return type(self)()
 
     def __call__(self, fn: F) -> F:
         @functools.wraps(fn)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with type(self)():
+            with self._copy():  # a fresh manager per call: calls may nest or run at once
                 return fn(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]
@@ -66,6 +73,36 @@ class no_grad(_GradMode):
 
 class enable_grad(_GradMode):
     mode = True
+
+
+class inference_mode(_GradMode):
+    """torch.inference_mode(mode=True): grad off in this thread, like no_grad. (TorchTrek
+    keeps no separate kind of inference tensor: what is made inside acts as a tensor
+    made under no_grad.)"""
+
+    def __new__(cls, mode: Any = True) -> Any:
+        if isinstance(mode, bool):
+            self = object.__new__(cls)
+            self.mode = not mode
+            return self
+        return cls()(mode)  # the bare decorator: inference_mode(fn)
+
+    def __enter__(self) -> None:
+        super().__enter__()
+        self.prev_inference = _thread.inference_mode
+        _thread.inference_mode = not self.mode
+
+    def __exit__(self, *exc: object) -> None:
+        super().__exit__()
+        _thread.inference_mode = self.prev_inference
+
+    def _copy(self) -> "_GradMode":
+        return inference_mode(not self.mode)
+
+
+def is_inference_mode_enabled() -> bool:
+    """Whether this thread is inside an inference_mode block (no_grad alone is not one)."""
+    return _thread.inference_mode
 
 
 # ------------------------------------------------------------------ nodes

@@ -18,7 +18,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import _logging, autograd, dynamic
+from . import _logging, _state, autograd, dynamic
 from .ir import symdims
 from ._dispatch import bind, edge_of
 from .ir.autodiff import grad_graph
@@ -176,11 +176,41 @@ def _flatten(out: Any) -> tuple[list[Tensor], Callable[[list[Any]], Any]]:
     )
 
 
+def _is_container(a: Any) -> bool:
+    """A list, tuple (named tuples too) or dict argument: its tensors are inputs of the
+    trace, read at every call, and the rest of it is part of the signature (as
+    torch.compile flattens such arguments)."""
+    return type(a) in (list, tuple, dict) or (isinstance(a, tuple) and hasattr(a, "_fields"))
+
+
+def _container_items(a: Any) -> list[tuple[Any, Any]]:
+    return list(a.items()) if type(a) is dict else list(enumerate(a))
+
+
+def _rebuilt(a: Any, values: list[Any]) -> Any:
+    """`a`'s container type holding `values` (dict keys kept)."""
+    if type(a) is dict:
+        return dict(zip(a.keys(), values))
+    return type(a)(*values) if hasattr(a, "_fields") else type(a)(values)
+
+
+def _pick(args: Sequence[Any], pos: Any) -> Any:
+    """The argument at `pos`: a position, or (position, key, key, ...) inside containers."""
+    if type(pos) is int:
+        return args[pos]
+    x = args[pos[0]]
+    for k in pos[1:]:
+        x = x[k]
+    return x
+
+
 def _arg_key(a: Any) -> Any:
     if type(a) is Tensor and a._var is None and type(a._data) is np.ndarray:
         return ("T", a._data.shape, a._dtype, a.requires_grad, "cpu")  # the common case, fast
     if isinstance(a, Tensor):
         return ("T", tuple(a.shape), a.dtype, a.requires_grad, str(a.device))
+    if _is_container(a):  # by contents (a list is read afresh at every call, as its tensors are)
+        return ("C", type(a).__name__, tuple((k, _arg_key(v)) for k, v in _container_items(a)))
     try:
         hash(a)
         return ("V", type(a).__name__, a)
@@ -219,7 +249,7 @@ class _Entry:
     @staticmethod
     def _target(target: tuple, args: Sequence[Any], captured: list[Any]) -> Any:
         kind, ref = target
-        return captured[ref] if kind == "captured" else args[ref] if kind == "arg" else ref
+        return captured[ref] if kind == "captured" else _pick(args, ref) if kind == "arg" else ref
 
     @staticmethod
     def _adopt(t: Any, new: Any, taken: set[int]) -> bool:
@@ -244,10 +274,20 @@ class _Entry:
             if not self._adopt(captured[idx], values[vi], taken):
                 arrays.copy_into(captured[idx]._data, values[vi])
             captured[idx]._vc[0] += count  # one version per in-place op the step made, as eagerly
+        for pos, vi, count in fx.arg_mutations:
+            t = _pick(args, pos)
+            if not self._adopt(t, values[vi], taken):
+                arrays.copy_into(t._data, values[vi])
+            t._vc[0] += count
         for target, kind, payload in fx.grads:
             t = self._target(target, args, captured)
             if kind == "none":
                 t._grad = None
+            elif kind == "new":
+                g = values[payload]
+                fresh = type(g) is np.ndarray and g.base is None and id(g) not in taken
+                taken.add(id(g))
+                t._grad = Tensor._wrap(g if fresh else arrays.copy(g))
             elif kind == "value":
                 g = values[payload]
                 if t._grad is not None and tuple(t._grad._data.shape) == tuple(g.shape) and \
@@ -261,7 +301,7 @@ class _Entry:
 
     def run(self, args: Sequence[Any]) -> Any:
         captured = self.captured() if self.getters else []
-        inputs = [args[i] for i in self.tensor_pos] + captured
+        inputs = [args[i] if type(i) is int else _pick(args, i) for i in self.tensor_pos] + captured
         all_outs, residuals = self.compiled.run([t._data for t in inputs])
         outs = all_outs[: self.n_user]
         results = [Tensor._wrap(o) for o in outs]
@@ -288,6 +328,10 @@ class _Entry:
                     if a.base is not None:
                         taken.add(id(a.base))
             self._apply_effects(args, captured, all_outs[self.n_user:], taken)
+        for i, target in self.effects.returned:
+            results[i] = self._target(target, args, captured)
+        for i, target in self.effects.returned_grads:
+            results[i] = self._target(target, args, captured)._grad
         return self.rebuild(results)
 
 
@@ -328,18 +372,36 @@ def trace_function(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str
     """Run `fn` on symbolic stand-ins for the tensor arguments. Returns the trace, the
     flat outputs (Tensors), the output rebuilder and the positions of tensor args.
     `ctx.getters` holds, per captured tensor, how to read it again at call time.
-    `types` overrides argument types by position (symbolic sizes, for dynamic=True)."""
+    `types` overrides argument types by position (symbolic sizes, for dynamic=True).
+    One trace at a time in the process (_state.compile_lock): tracing touches real objects."""
+    with _state.compile_lock:
+        return _trace_function(fn, args, kwargs, name, types)
+
+
+def _trace_function(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str, Any],
+                    name: str | None, types: dict[int, Any] | None,
+                    ) -> tuple[TraceContext, list[Any], Any, list[int]]:
     ctx = TraceContext(name or getattr(fn, "__name__", type(fn).__name__).replace("<lambda>", "lambda"))
     ctx.device = next((a.device for a in args if isinstance(a, Tensor)), None)
     names = _param_names(fn, len(args))
     sym_args: list[Any] = []
     tensor_pos = []
-    for i, (a, n) in enumerate(zip(args, names)):
+    def stand_in(a: Any, pos: Any, name: str, type_: Any = None) -> Any:
         if isinstance(a, Tensor):
-            v = ctx.new_input(types[i] if types and i in types else a._type(), n)
-            sym_args.append(Tensor._symbolic(v, ctx, a.requires_grad and autograd.is_grad_enabled()))
-            ctx.arg_tensors.append(sym_args[-1])
-            tensor_pos.append(i)
+            v = ctx.new_input(type_ or a._type(), name)
+            st = Tensor._symbolic(v, ctx, a.requires_grad and autograd.is_grad_enabled())
+            ctx.arg_tensors.append(st)
+            tensor_pos.append(pos)
+            return st
+        if _is_container(a):
+            base = pos if type(pos) is tuple else (pos,)
+            return _rebuilt(a, [stand_in(v, base + (k,), f"{name}_{k}")
+                                for k, v in _container_items(a)])
+        return a
+
+    for i, (a, n) in enumerate(zip(args, names)):
+        if isinstance(a, Tensor) or _is_container(a):
+            sym_args.append(stand_in(a, i, n, types[i] if types and i in types else None))
         else:
             sym_args.append(a)
     outside = _outside_refs(fn)
@@ -352,6 +414,14 @@ def trace_function(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[str
         for t in flat:
             atoms.append(t._var if t._trace is ctx else ctx.capture(t, t._type(), t._hint))
         ctx.effects = _collect_effects(ctx, tensor_pos)
+        # a returned real tensor (a parameter) or argument is that object, as in torch
+        where = {id(c): ("captured", j) for j, (c, _) in enumerate(ctx.captured)}
+        where.update({id(st): ("arg", pos) for pos, st in zip(tensor_pos, ctx.arg_tensors)})
+        ctx.effects.returned = [(i, where[id(t)]) for i, t in enumerate(flat)
+                                if id(t) in where and (t._var is None or t._trace is ctx)]
+        ctx.effects.returned_grads = [(i, ctx.effects.grad_values[id(t)]) for i, t in enumerate(flat)
+                                      if id(t) in ctx.effects.grad_values]
+        ctx.effects.grad_values = {}  # (ids of tensors of this trace only)
     ctx.getters = []
     for t, v in ctx.captured:
         name, getter = outside.get(id(t), (None, lambda t=t: t))
@@ -372,6 +442,14 @@ class _Effects:
     mutations: list[tuple[int, int, int]] = field(default_factory=list)
     grads: list[tuple[tuple, str, Any]] = field(default_factory=list)  # (target, kind, payload)
     guards: list[tuple[tuple, bool]] = field(default_factory=list)  # (target, grad was None)
+    # (output position, captured idx): a real tensor the function returned (a parameter):
+    # the call returns that object itself, as torch does, not a snapshot of its value
+    returned: list[tuple[int, tuple]] = field(default_factory=list)
+    # (arg position, value idx, in-place ops): an argument the function updated in place
+    arg_mutations: list[tuple[Any, int, int]] = field(default_factory=list)
+    # (output position, target): a `.grad` the function returned is that .grad object
+    returned_grads: list[tuple[int, tuple]] = field(default_factory=list)
+    grad_values: dict[int, tuple] = field(default_factory=dict)  # id(traced grad) -> target
 
 
 def _collect_effects(ctx: TraceContext, tensor_pos: list[int]) -> _Effects:
@@ -387,19 +465,28 @@ def _collect_effects(ctx: TraceContext, tensor_pos: list[int]) -> _Effects:
             index[id(tensor)] = len(ctx.captured) - 1
         fx.mutations.append((index[id(tensor)], len(fx.values), ctx.mutation_counts[id(tensor)]))
         fx.values.append(var)
+    for pos, st, v in zip(tensor_pos, ctx.arg_tensors, ctx.inputs):
+        if st._var is not v:  # updated in place: the caller's tensor gets the new value
+            fx.arg_mutations.append((pos, len(fx.values), ctx.mutation_counts.get(id(st), 1)))
+            fx.values.append(st._var)
     for tid, (tensor, original) in ctx.grad_saved.items():
         final = tensor._grad
         tensor._grad = original  # tracing must leave real objects as it found them
         if final is None:
             fx.grads.append((target(tensor), "none", None))
         elif final._trace is ctx:
-            fx.grads.append((target(tensor), "value", len(fx.values)))
+            # set to None during the step (zero_grad's set_to_none): a new .grad tensor per
+            # call, as torch makes one; else the .grad object is kept and written into
+            kind = "new" if tid in ctx.grad_cleared else "value"
+            fx.grads.append((target(tensor), kind, len(fx.values)))
+            fx.grad_values[id(final)] = target(tensor)
             fx.values.append(final._var)
         elif final is not original:
             fx.grads.append((target(tensor), "tensor", final))
     for pos, st in zip(tensor_pos, ctx.arg_tensors):
         g = st._grad
         if g is not None and g._trace is ctx:
+            fx.grad_values[id(g)] = ("arg", pos)
             fx.grads.append((("arg", pos), "value", len(fx.values)))
             fx.values.append(g._var)
     for tid, tensor in ctx.grad_read.items():
@@ -482,6 +569,18 @@ class CompiledFunction:
     def _entry(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool = False) -> _Entry:
         key = self._key(args, kwargs, force_grad)
         entry = self._cache.get(key)
+        if entry is not None and entry.valid(args):
+            self._last_key = key
+            return entry
+        # a miss: trace and build under the compile lock, looking again once it is held,
+        # so N threads making the first call at once build once (the others then find
+        # the finished entry: an entry is in the cache only once it is complete)
+        with _state.compile_lock:
+            return self._entry_locked(args, kwargs, force_grad, key)
+
+    def _entry_locked(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool,
+                      key: Any) -> _Entry:
+        entry = self._cache.get(key)
         if (entry is None or not entry.valid(args)) and self.dynamic:
             found = self._dynamic_entry(args, kwargs, force_grad, key)
             if found is not None:
@@ -555,7 +654,7 @@ class CompiledFunction:
             ctx, atoms, rebuild, tensor_pos = trace_function(self.fn, args, kwargs, types=types)
             graph = ctx.graph(atoms + ctx.effects.values)
         captured = [t for t, _ in ctx.captured]
-        inputs = [args[i] for i in tensor_pos] + captured
+        inputs = [_pick(args, i) for i in tensor_pos] + captured
         if force_grad:
             wrt = [t.dtype.is_floating_point for t in inputs]
         elif ctx.did_backward:
@@ -675,7 +774,7 @@ def _grad_impl(f: Callable[..., Any], argnums: tuple[int, ...], with_value: bool
     graph = ctx.graph(atoms)
     positions = [tensor_pos.index(i) for i in argnums]
     joint = optimize(grad_graph(graph, positions, with_value))
-    inputs = [args[i] for i in tensor_pos] + [t for t, _ in ctx.captured]
+    inputs = [_pick(args, i) for i in tensor_pos] + [t for t, _ in ctx.captured]
     return eval_graph(joint, inputs)
 
 

@@ -167,7 +167,7 @@ class Tensor:
     def grad(self, value: "Tensor | None") -> None:
         if self._var is None and _tracer.current_trace() is not None:
             # a side effect on a real tensor while tracing: the compiled code replays it
-            _tracer.current_trace().note_grad_write(self)
+            _tracer.current_trace().note_grad_write(self, value)
         self._grad = value
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
@@ -362,6 +362,8 @@ class Tensor:
                 result = Tensor._symbolic(ctx.capture(result, result._type(), result._hint), ctx, False)
             if self._var is not None:
                 self._var = result._var
+                if ctx is not None and self._trace is ctx:  # (an argument's stand-in: its version bumps)
+                    ctx.mutation_counts[id(self)] = ctx.mutation_counts.get(id(self), 0) + 1
             else:
                 ctx.note_mutation(self, result._var)
             return self

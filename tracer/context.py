@@ -12,6 +12,7 @@ import sys
 from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
+from .._state import thread as _thread
 from ..ir.builder import Builder
 from ..ir.graph import Atom, Graph, SourceLoc, TensorType, Var
 
@@ -67,6 +68,7 @@ class TraceContext:
         self.mutation_counts: dict[int, int] = {}  # in-place ops per tensor (its version bumps)
         self.grad_saved: dict[int, tuple[Any, Any]] = {}  # .grad written: tensor -> original
         self.grad_read: dict[int, Any] = {}  # .grad read before any write (a guard)
+        self.grad_cleared: set[int] = set()  # .grad set to None (a new .grad object follows)
         self.arg_tensors: list[Any] = []  # the symbolic stand-ins for tensor arguments
         self.did_backward = False
         self.outside_names: dict[int, str] = {}  # how the function names outside tensors
@@ -98,9 +100,11 @@ class TraceContext:
         self.mutated[id(tensor)] = (tensor, value)
         self.mutation_counts[id(tensor)] = self.mutation_counts.get(id(tensor), 0) + 1
 
-    def note_grad_write(self, tensor: Any) -> None:
+    def note_grad_write(self, tensor: Any, value: Any) -> None:
         if id(tensor) not in self.grad_saved:
             self.grad_saved[id(tensor)] = (tensor, tensor._grad)
+        if value is None:
+            self.grad_cleared.add(id(tensor))
 
     def note_grad_read(self, tensor: Any) -> None:
         if id(tensor) not in self.grad_saved and id(tensor) not in self.grad_read:
@@ -112,20 +116,20 @@ class TraceContext:
         return Graph(self.name, ins, list(self.builder.eqns), list(outputs))
 
 
-_STACK: list[TraceContext] = []
-
-
 def current_trace() -> TraceContext | None:
-    return _STACK[-1] if _STACK else None
+    """This thread's innermost active trace (another thread's trace never records our ops)."""
+    stack = _thread.trace_stack
+    return stack[-1] if stack else None
 
 
 @contextmanager
 def tracing(ctx: TraceContext) -> Iterator[TraceContext]:
-    _STACK.append(ctx)
+    stack = _thread.trace_stack
+    stack.append(ctx)
     try:
         yield ctx
     finally:
-        _STACK.pop()
+        stack.pop()
 
 
 def trace_error(what: str) -> TraceError:

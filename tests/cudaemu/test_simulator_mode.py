@@ -28,6 +28,7 @@ GLUE_TESTS = [
     "tests/cuda/test_cuda_windows.py::test_nn_module_moves_to_the_gpu_and_back",
     "tests/cuda/test_cuda_windows.py::test_nn_conv2d_module_on_gpu",
     "tests/cuda/test_cuda_export_run.py",
+    "tests/cuda/test_cuda_threads.py",
 ]
 
 
