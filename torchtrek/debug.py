@@ -82,7 +82,7 @@ def _same(a: np.ndarray) -> np.ndarray:
 
 def compare(fn: Callable[..., Any], *args: Any, rtol: float = 1e-4, atol: float = 1e-5) -> Report:
     """Run `fn` compiled, eagerly and as a float64 replay; report the first diverging node."""
-    from .compiler import CompiledFunction, trace_function
+    from .compiler import CompiledFunction, _pick, trace_function
     from .ir.passes import optimize
     from .tensor import Tensor
 
@@ -93,7 +93,7 @@ def compare(fn: Callable[..., Any], *args: Any, rtol: float = 1e-4, atol: float 
         out_e = raw(*args)
         ctx, atoms, _, tensor_pos = trace_function(raw, args, {})
         graph = optimize(ctx.graph(atoms))
-        inputs = [args[i]._data for i in tensor_pos] + [t._data for t, _ in ctx.captured]
+        inputs = [_pick(args, i)._data for i in tensor_pos] + [t._data for t, _ in ctx.captured]
         values32 = _run_graph(graph, inputs, _same)
         values64 = _run_graph(graph, inputs, _to64)
 

@@ -38,7 +38,7 @@ def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
 
     With dynamic=True the module serves any size of the arguments' dimensions (all of
     them, else the leading ones), like tt.compile(dynamic=True); NumPy target only."""
-    from .compiler import trace_function
+    from .compiler import _pick, trace_function
 
     if target not in ("numpy", "cuda"):
         raise ValueError(f"unknown export target {target!r} (expected 'numpy' or 'cuda')")
@@ -53,7 +53,7 @@ def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
     name = _identifier(name or graph.name)
     graph.name = name
     captured = [t for t, _ in ctx.captured]
-    inputs = [example_args[i] for i in tensor_pos] + captured
+    inputs = [_pick(example_args, i) for i in tensor_pos] + captured
     in_names = [v.hint for v in graph.inputs]
     if wrt is None:
         floats = [n for n, t in zip(in_names, inputs) if t.dtype.is_floating_point]

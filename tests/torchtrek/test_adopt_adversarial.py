@@ -310,12 +310,6 @@ def test_compiled_in_place_updates_bump_the_version(backend):
     assert w._version == 6
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: with opt.zero_grad() (set_to_none=True) inside a compiled step, the write-back "
-    "of .grad keeps the old .grad tensor and writes the new gradient into it "
-    "(_apply_effects 'value' branch: adopt or copy_into t._grad), so every .grad object "
-    "a user kept from earlier steps shows the latest gradient; torch makes a new .grad "
-    "tensor after set_to_none, so kept ones keep their step's values"))
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_grads_kept_from_earlier_steps_with_set_to_none(backend):
     w = tt.ones(3, requires_grad=True)
@@ -327,13 +321,62 @@ def test_grads_kept_from_earlier_steps_with_set_to_none(backend):
     assert [g.tolist()[0] for g in kept] == [1.0, 2.0, 3.0]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a parameter returned from a compiled step comes back as a new detached "
-    "snapshot (requires_grad False, `out is w` False, not updated by later steps); torch "
-    "(eager and torch.compile) returns the parameter itself"))
 def test_parameter_returned_from_the_step_is_the_parameter():
     w = tt.ones(3, requires_grad=True)
     c = _sgd_step(w, 0.5, result=lambda loss, w: (loss, w))
     _, out = c(tt.ones(3))
     c(tt.ones(3))
     assert out.requires_grad and out.tolist() == w.tolist() == [0.0] * 3
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("set_to_none", [True, False])
+def test_grad_objects_across_steps_follow_torch(backend, set_to_none):
+    """Which .grad object each step leaves, against torch eager: set_to_none makes a new
+    one per step (kept ones keep their values); zeroing keeps one object, written into."""
+    def run(lib, compiled):
+        w = lib.ones(3, requires_grad=True)
+        opt = lib.optim.SGD([w], lr=0.1)
+
+        def step(x):
+            opt.zero_grad(set_to_none=set_to_none)
+            (w * x).sum().backward()
+            opt.step()
+            return {"w": w, "grad": w.grad}
+
+        f = tt.compile(step, backend=backend) if compiled else step
+        kept, outs = [], []
+        for i in range(3):
+            outs.append(f(lib.full((3,), float(i + 1))))
+            kept.append(w.grad)
+        same = [k is kept[-1] for k in kept]
+        return ([k.tolist() for k in kept], same, [o["w"] is w for o in outs],
+                [o["grad"] is kept[i] for i, o in enumerate(outs)], w.tolist())
+
+    assert run(tt, True) == run(torch, False)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_arguments_updated_in_place_are_written_back_like_torch(backend):
+    """An argument the function updates in place (x.add_, a buffer in a list) holds the
+    new value after the call, its version bumps once per in-place op, and a returned
+    argument is the argument itself: as torch eager (and torch.compile) do."""
+    def f(lib, x, bufs):
+        with lib.no_grad():
+            x.mul_(2)
+            x.add_(1)
+            bufs[0].sub_(x)
+        return x, (x * 3).sum()
+
+    c = tt.compile(lambda x, bufs: f(tt, x, bufs), backend=backend)
+    a = np.arange(4, dtype=np.float32)
+    for _ in range(2):
+        tx, tb = tt.tensor(a), [tt.ones(4)]
+        px, pb = torch.tensor(a), [torch.ones(4)]
+        r, s = c(tx, tb)
+        pr, ps = f(torch, px, pb)
+        assert r is tx and pr is px
+        assert tx.tolist() == px.tolist() and tb[0].tolist() == pb[0].tolist()
+        assert s.item() == ps.item()
+        assert tx._version == px._version == 2 and tb[0]._version == pb[0]._version == 1
+    assert c.trace_count == 1

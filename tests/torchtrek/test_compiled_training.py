@@ -297,21 +297,45 @@ def test_views_and_numpy_aliases_of_a_parameter_see_each_update() -> None:
 
 
 def test_parameter_and_grad_objects_keep_their_identity() -> None:
+    """A step that zeroes .grad in place (zero_grad(set_to_none=False)) keeps one .grad
+    object, as torch does; one that sets it to None gets a new one per step, as torch's."""
     rng = np.random.default_rng(2)
     p0 = rng.standard_normal((64, 48)).astype(np.float32)
     x = rng.standard_normal((8, 64)).astype(np.float32)
     p = tt.tensor(p0.copy(), requires_grad=True)
-    step = _sgd_step(p)
-    step(tt.tensor(x))
+
+    @tt.compile
+    def zeroing_step(x: Any) -> Any:
+        if p.grad is not None:
+            p.grad.zero_()
+        loss = (x @ p).square().sum()
+        loss.backward()
+        with tt.no_grad():
+            p.sub_(0.01 * p.grad)
+        return loss
+
+    zeroing_step(tt.tensor(x))
     grad_obj = p.grad
     for k in range(2, 5):
-        step(tt.tensor(x))
+        zeroing_step(tt.tensor(x))
         assert p.grad is grad_obj
         np.testing.assert_allclose(p.detach().numpy(), _expected(p0, x, k), rtol=1e-4, atol=1e-5)
     # a held .grad array (say, logged) keeps receiving the new gradients in place
     held = p.grad.numpy()
-    step(tt.tensor(x))
+    zeroing_step(tt.tensor(x))
     np.testing.assert_array_equal(held, p.grad.numpy())
+
+    step = _sgd_step(p)  # p.grad = None first: a new .grad object each step
+    step(tt.tensor(x))
+    first = p.grad
+    step(tt.tensor(x))
+    assert p.grad is not first
+    w = torch.tensor(p0, requires_grad=True)
+    (torch.tensor(x) @ w).sum().backward()
+    torch_first = w.grad
+    w.grad = None
+    (torch.tensor(x) @ w).sum().backward()
+    assert w.grad is not torch_first
 
 
 def test_copy_between_parameters_does_not_share_memory() -> None:
