@@ -289,6 +289,8 @@ def _plan_binary(op: str, a: Any, b: Any, float_result: bool) -> Any:
         return _NO_PLAN
     if not dtype.is_floating_point or any(type(x) is Tensor and x._dtype is not dtype for x in (a, b)):
         return _NO_PLAN  # bool results take other ops; a cast is a second op
+    if dtype.name == "float16" and any(type(x) is not Tensor for x in (a, b)):
+        return _NO_PLAN  # a scalar with a half tensor is computed in float (functional._binary)
     operands = [x if type(x) is Tensor else Literal(float(x), dtype) for x in (a, b)]
     key_parts = [(x._data.shape, x._dtype) if type(x) is Tensor else dtype for x in (a, b)]
     backend = _backend_of(*(x for x in (a, b) if type(x) is Tensor))

@@ -113,6 +113,10 @@ def _binary(op: str, a: Any, b: Any, *, float_result: bool = False,
     dtype = dtype or result_type(a, b)
     if float_result and not dtype.is_floating_point:
         dtype = _default_dtype
+    if dtype is dtypes.float16 and not all(isinstance(x, _tensor_cls()) and x.dtype is dtype for x in (a, b)):
+        # a Python float or a 0-d wider tensor with a half tensor: torch computes in float
+        # ("opmath") with the scalar's full value, then rounds; a half scalar could be inf
+        return cast(bind(op, [_as_operand(a, dtypes.float32), _as_operand(b, dtypes.float32)]), dtype)
     return bind(op, [_as_operand(a, dtype), _as_operand(b, dtype)])
 
 

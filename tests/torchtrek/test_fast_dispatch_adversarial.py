@@ -88,13 +88,6 @@ def test_float16_with_moderate_python_scalars(op):
                 _same(f(s, tt.tensor(a)) if left else f(tt.tensor(a), s), want, rtol=2e-3)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a Python float (or a 0-d float32 tensor) combined with a float16 tensor is "
-    "rounded to float16 before the op (NumPy 2 weak scalar in fast_binary, and the 0-d "
-    "float16 array of _dispatch._scalar_array / the cast of the 0-d tensor in the general "
-    "path), while torch computes in float32 (opmath) with the scalar's full value: "
-    "float16(1000) / 70000.0 gives 0.0 (torch 0.01428), 70000.0 / x gives inf "
-    "(torch 70.0), x * 1e-7 gives 1.192e-4 (torch 1.0e-4)"))
 @pytest.mark.parametrize("case", ["div_big", "rdiv_big", "mul_tiny", "zero_dim_tensor"])
 def test_float16_with_scalars_outside_float16_range(case):
     a = np.full(4, 1000.0, np.float16)
@@ -360,3 +353,24 @@ def test_plans_do_not_confuse_signatures():
         assert (3 / (x32 * 2)).tolist() == [1.5] * 3 and ((x32 * 2) / 4).tolist() == [0.5] * 3
         assert (tt.tensor([1, 2]) / 2).dtype is tt.float32
     assert any(k[0] == "mul" for k in _dispatch._FAST)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_float16_with_scalars_compiled_and_differentiated_like_torch(backend):
+    """The same opmath rule inside compiled functions, and gradients through it (torch's
+    backward rounds a scalar to half, so the gradient case keeps scalars in range)."""
+    a = np.array([1000.0, 3.0, -0.5, 60000.0], np.float16)
+
+    def f(m, x):
+        return x / 70000.0 + 70000.0 / (x + 2000.0) + x * 1e-7
+
+    def g(m, x):
+        return (x * 0.001 + 3.0 * x.square() / 7.0).sum()
+
+    c, cg = tt.compile(lambda x: f(tt, x), backend=backend), tt.compile(lambda x: g(tt, x), backend=backend)
+    _same(c(tt.tensor(a)), f(torch, torch.tensor(a)), rtol=1e-3)
+    x, px = tt.tensor(a[:3], requires_grad=True), torch.tensor(a[:3], requires_grad=True)
+    cg(x).backward()  # (no overflow in between: fused code keeps float between ops, as inductor's)
+    g(torch, px).backward()
+    assert x.grad.dtype is tt.float16
+    _same(x.grad, px.grad, rtol=1e-3)
