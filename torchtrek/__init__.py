@@ -78,9 +78,15 @@ def _attach_methods() -> None:
             items = entry.items() if isinstance(entry, dict) else [(entry, getattr(family, entry))]
             for name, fn in items:
                 setattr(Tensor, name, _method(fn))
+    for fn in (nn.functional.softmax, nn.functional.log_softmax):
+        setattr(Tensor, fn.__name__, _method(fn))
 
 
 _attach_methods()
+
+# torch.softmax(x, dim) and x.softmax(dim) (log_softmax too) are nn.functional's, as in torch
+softmax = nn.functional.softmax
+log_softmax = nn.functional.log_softmax
 
 half = float16
 float = float32
