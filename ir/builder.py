@@ -6,6 +6,7 @@ from typing import Any, Sequence
 
 from .graph import Atom, Eqn, SourceLoc, TensorType, Var, freeze_attrs
 from .symdims import has_sympy, plain
+from .symint import unwrap
 from .opdef import get_op
 
 
@@ -37,8 +38,10 @@ class Builder:
     ) -> tuple[Var, ...]:
         opdef = get_op(op)
         for k, v in attrs.items():  # (only a shape-generic trace has sympy sizes here)
-            if k != "expr" and has_sympy(v):
-                attrs[k] = plain(v)
+            if k != "expr":
+                v = attrs[k] = unwrap(v)  # a SymInt a user passed (x.expand(y.shape)): its expression
+                if has_sympy(v):
+                    attrs[k] = plain(v)
         types = opdef.infer([i.type for i in inputs], attrs)
         types = [TensorType(plain(t.shape), t.dtype) if has_sympy(t.shape) else t for t in types]
         outs = tuple(Var(t, hint or op) for t in types)

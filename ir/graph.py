@@ -81,6 +81,10 @@ class Literal:
     value: bool | int | float
     dtype: DType
 
+    def __post_init__(self) -> None:
+        if type(self.value).__name__ == "SymInt":  # a traced size (ir/symint.py): its expression
+            object.__setattr__(self, "value", self.value.node)
+
     @property
     def type(self) -> TensorType:
         return TensorType((), self.dtype)

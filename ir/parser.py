@@ -11,11 +11,11 @@ import sympy
 
 from .dtypes import BY_NAME
 from .graph import _SHORT, Atom, Eqn, Graph, Literal, SourceLoc, TensorType, Var, freeze_attrs
-from .symdims import parse_size
+from .symdims import parse_guard, parse_size
 
 _LONG = {short: BY_NAME[name] for name, short in _SHORT.items()}
 _HEADER = re.compile(r"^graph\s+(\w+)\((.*)\)\s*\{$")
-_TYPE = re.compile(r"^(\w+)\[([\w,\s*+\-()]*)\]$")
+_TYPE = re.compile(r"^(\w+)\[([\w,\s*+\-()/]*)\]$")
 _LOC = re.compile(r"^(.*?):(\d+)(?:: (.*))?$")
 
 
@@ -57,7 +57,7 @@ def parse_type(text: str) -> TensorType:
     if not m or m.group(1) not in _LONG:
         raise IRParseError(f"bad type {text!r}: expected like f32[3,4] or bool[]")
     try:
-        dims = tuple(parse_size(d) for d in m.group(2).split(",") if d.strip())
+        dims = tuple(parse_size(d) for d in _split_top(m.group(2)) if d.strip())
     except ValueError:
         raise IRParseError(f"bad type {text!r}: a size must be an int or like s0, 784*s0") from None
     return TensorType(dims, _LONG[m.group(1)])
@@ -120,6 +120,7 @@ def parse(text: str) -> Graph:
             raise IRParseError(f"line {lineno}: bad literal {tok!r}") from None
 
     eqns: list[Eqn] = []
+    guards: list[Any] = []
     outputs: list[Atom] | None = None
     closed = False
     for lineno, raw in enumerate(lines[1:], start=2):
@@ -134,6 +135,12 @@ def parse(text: str) -> Graph:
             raise IRParseError(f"line {lineno}: nothing may follow 'return' but '}}'")
         if body.startswith("return"):
             outputs = [atom(t, lineno) for t in _split_top(body[len("return"):])]
+            continue
+        if body.startswith("guard "):  # a condition on the sizes the graph was traced under
+            try:
+                guards.append(parse_guard(body[len("guard "):]))
+            except ValueError as err:
+                raise IRParseError(f"line {lineno}: {err}") from None
             continue
         lhs, eq, rhs = body.partition(" = ")
         if not eq:
@@ -162,7 +169,7 @@ def parse(text: str) -> Graph:
         raise IRParseError(f"graph {m.group(1)} has no 'return' line (truncated file?)")
     if not closed:
         raise IRParseError(f"graph {m.group(1)} is not closed with '}}' (truncated file?)")
-    return Graph(m.group(1), inputs, eqns, outputs)
+    return Graph(m.group(1), inputs, eqns, outputs, {"guards": tuple(guards)} if guards else {})
 
 
 def _split_op(rhs: str) -> tuple[str, str]:

@@ -95,6 +95,8 @@ def print_graph(graph: Graph) -> str:
     names = value_names(graph, code=False)
     params = ", ".join(f"%{names[v]}: {v.type}" for v in graph.inputs)
     lines = [f"graph {graph.name}({params}) {{"]
+    # the conditions on the sizes a shape-generic graph was traced under (ir/symint.py)
+    lines += [f"  guard {g}" for g in graph.meta.get("guards", ())]
     body = []
     for e in graph.eqns:
         outs = ", ".join(f"%{names[o]}: {o.type}" for o in e.outputs)

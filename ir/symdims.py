@@ -17,9 +17,11 @@ from contextlib import contextmanager
 from typing import Any, Iterator, Sequence
 
 import sympy
+from sympy.printing.pycode import PythonCodePrinter
 
 from .._state import thread as _thread
 from .graph import Eqn, Graph, Literal, TensorType, Var
+from .symint import SymInt
 
 _NAME = re.compile(r"^s\d+$")
 
@@ -29,7 +31,8 @@ def size_symbol(i: int) -> sympy.Symbol:
 
 
 def is_symbolic(d: Any) -> bool:
-    return isinstance(d, sympy.Basic) and not d.is_Number
+    """A size made of size symbols: sympy (in the IR) or a SymInt (user code's view)."""
+    return type(d) is SymInt or (isinstance(d, sympy.Basic) and not d.is_Number)
 
 
 def is_size_name(name: str) -> bool:
@@ -43,9 +46,45 @@ def parse_size(text: str) -> Any:
     if text.lstrip("-").isdigit():
         return int(text)
     names = set(re.findall(r"[A-Za-z_]\w*", text))
-    if not names or not all(is_size_name(n) for n in names) or not re.fullmatch(r"[\w\s*+\-()/.]+", text):
+    sizes = {n for n in names if is_size_name(n)}
+    if not sizes or names - sizes - set(_SIZE_FUNCTIONS) or not re.fullmatch(r"[\w\s*+\-()/.,]+", text):
         raise ValueError(f"bad size {text!r}")
-    return sympy.sympify(text, locals={n: size_symbol(int(n[1:])) for n in names})
+    return sympy.sympify(text, locals={**_SIZE_FUNCTIONS, **{n: size_symbol(int(n[1:])) for n in sizes}})
+
+
+def parse_guard(text: str) -> Any:
+    """A guard as printed (`Ne(s0, 5)`, `Eq(Mod(s0, 3), 0)`, `s0 < s1`) back to sympy."""
+    text = text.strip()
+    m = re.fullmatch(r"(Eq|Ne)\((.*)\)", text)
+    if m:
+        parts = _split_args(m.group(2))
+        if len(parts) != 2:
+            raise ValueError(f"bad guard {text!r}")
+        return (sympy.Eq if m.group(1) == "Eq" else sympy.Ne)(parse_size(parts[0]), parse_size(parts[1]),
+                                                              evaluate=False)
+    for op, rel in (("<=", sympy.Le), (">=", sympy.Ge), ("<", sympy.Lt), (">", sympy.Gt)):
+        if op in text:
+            a, b = text.split(op, 1)
+            return rel(parse_size(a), parse_size(b), evaluate=False)
+    raise ValueError(f"bad guard {text!r}: expected like Ne(s0, 5) or s0 < 8")
+
+
+def _split_args(text: str) -> list[str]:
+    out, depth, cur = [], 0, ""
+    for ch in text:
+        if ch == "," and depth == 0:
+            out.append(cur)
+            cur = ""
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        cur += ch
+    return out + [cur]
+
+
+# what x.shape[0] // 2, % 3, min/max of sizes print as (sympy's names)
+_SIZE_FUNCTIONS = {"Mod": sympy.Mod, "floor": sympy.floor, "ceiling": sympy.ceiling,
+                   "Max": sympy.Max, "Min": sympy.Min}
 
 
 def free_sizes(graph: Graph) -> set[sympy.Symbol]:
@@ -86,16 +125,47 @@ def sources(graph: Graph) -> dict[sympy.Symbol, tuple[int, int]]:
 
 def _printable(x: Any) -> bool:
     if isinstance(x, sympy.Basic):
-        return not x.atoms(sympy.Function)
+        return all(isinstance(f, (sympy.Mod, sympy.floor)) for f in x.atoms(sympy.Function))
     if type(x) is tuple:
         return all(_printable(y) for y in x)
     return True
 
 
+class _SizePrinter(PythonCodePrinter):
+    """Python for size arithmetic: integer `//` and `%` (no floats, no imports)."""
+
+    def _print_floor(self, e: Any) -> str:
+        n, d = sympy.fraction(sympy.together(e.args[0]))
+        if d == 1:
+            return self._print(n)
+        return f"(({self._print(n)}) // ({self._print(d)}))"
+
+    def _print_Mod(self, e: Any) -> str:
+        a, b = e.args
+        return f"(({self._print(a)}) % ({self._print(b)}))"
+
+
+def size_code(x: Any) -> str:
+    """Python source computing a size expression (s0, 784*s0, (s0) // (2), (1) % (s0))."""
+    if isinstance(x, tuple):
+        inner = ", ".join(size_code(y) for y in x)
+        return f"({inner},)" if len(x) == 1 else f"({inner})"
+    if isinstance(x, sympy.Basic) and not x.is_Number:
+        return _SizePrinter().doprint(x)
+    return repr(x)
+
+
+def needs_size_code(x: Any) -> bool:
+    """Whether `x` holds a size function (Mod, floor) that str() does not print as Python."""
+    if isinstance(x, sympy.Basic):
+        return bool(x.atoms(sympy.Function))
+    return type(x) is tuple and any(needs_size_code(y) for y in x)
+
+
 def check_printable(graph: Graph) -> None:
     """TypeError unless every symbolic size of `graph` is a polynomial and every size-made
-    literal or attribute plain arithmetic, which generated code prints as it is
-    (floor(s0/2), Mod(1, s0) of x.shape[0] // 2 or a roll along s0 are not)."""
+    literal or attribute plain arithmetic with // and % (size_code prints it), which
+    generated code prints as it is."""
     for v in graph.vars_defined():
         for n in v.type.shape:
             if is_symbolic(n) and not n.is_polynomial():

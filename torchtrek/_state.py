@@ -27,6 +27,7 @@ class _ThreadState(threading.local):
         self.grad_enabled: bool = True
         self.inference_mode: bool = False  # inside torch.inference_mode (grad off as well)
         self.size_hints: dict[Any, int] = {}  # sympy size symbol -> the value traced with
+        self.size_guards: Any = None  # the GuardSet decisions on sizes are recorded into
         self.cuda_current: bool = False  # the primary CUDA context pushed in this thread
 
 

@@ -19,7 +19,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from . import _logging, _state, autograd, dynamic
-from .ir import symdims
+from .ir import symdims, symint
 from ._dispatch import bind, edge_of
 from .ir.autodiff import grad_graph
 from .ir.graph import Graph, Literal, Var
@@ -194,6 +194,21 @@ def _rebuilt(a: Any, values: list[Any]) -> Any:
     return type(a)(*values) if hasattr(a, "_fields") else type(a)(values)
 
 
+# Tensor (and container) keyword arguments travel as trailing positional arguments, so
+# they are inputs like the others (read per call, with symbolic sizes); this key of the
+# remaining kwargs names them, in order, for the trace to pass them back by keyword.
+_FOLDED = "__torchtrek_keyword_tensors__"
+
+
+def _fold_kwargs(args: tuple, kwargs: dict[str, Any]) -> tuple[tuple, dict[str, Any]]:
+    names = tuple(k for k in sorted(kwargs) if isinstance(kwargs[k], Tensor) or _is_container(kwargs[k]))
+    if not names:
+        return args, kwargs
+    rest = {k: v for k, v in kwargs.items() if k not in names}
+    rest[_FOLDED] = names
+    return args + tuple(kwargs[k] for k in names), rest
+
+
 def _pick(args: Sequence[Any], pos: Any) -> Any:
     """The argument at `pos`: a position, or (position, key, key, ...) inside containers."""
     if type(pos) is int:
@@ -339,17 +354,34 @@ class _DynamicEntry:
     """A function traced with symbolic sizes: NumPy code that serves every size, and
     for the C backend kernels printed per size from the same graphs (no new trace)."""
 
-    def __init__(self, pattern: "dynamic.SizePattern", generic: _Entry, backend: str) -> None:
+    def __init__(self, pattern: "dynamic.SizePattern", generic: _Entry, backend: str,
+                 guards: "symint.GuardSet | None" = None) -> None:
         self.pattern = pattern
         self.generic = generic
         self.backend = backend
         self.sized: dict[tuple[int, ...], _Entry] = {}
+        # the decisions the trace made on sizes: this entry serves only calls where they hold
+        self.guards = guards
+        self.guards_hold = guards.compile() if guards is not None and guards.relations else None
 
     MAX_SIZED = 64  # kernels kept per shape-generic function (one set per size seen)
+
+    def pinned_dims(self) -> set[tuple[int, int]]:
+        """The argument dimensions whose value the code needed (len(x), int(x.shape[0]),
+        range()): later shape-generic attempts keep them static."""
+        pinned = self.guards.specialized if self.guards is not None else set()
+        return {(i, d) for i, shape in self.pattern.shapes.items()
+                for d, s in enumerate(shape) if s in pinned}
 
     def lookup(self, args: Sequence[Any], key: Any) -> _Entry | None:
         binding = self.pattern.bind(key)
         if binding is None or not self.generic.valid(args):
+            return None
+        if self.guards_hold is not None and not self.guards_hold(binding):  # (generated code)
+            if _logging.on("recompiles"):
+                failed = [str(r) for r in self.guards.relations if not r.subs(binding)]
+                _logging.log("recompiles", f"guard failed: {', '.join(failed)} (with "
+                                           f"{', '.join(f'{s}={n}' for s, n in binding.items())})")
             return None
         if self.backend == "numpy":
             return self.generic
@@ -383,7 +415,10 @@ def _trace_function(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[st
                     ) -> tuple[TraceContext, list[Any], Any, list[int]]:
     ctx = TraceContext(name or getattr(fn, "__name__", type(fn).__name__).replace("<lambda>", "lambda"))
     ctx.device = next((a.device for a in args if isinstance(a, Tensor)), None)
-    names = _param_names(fn, len(args))
+    kwargs = dict(kwargs)
+    folded = kwargs.pop(_FOLDED, ())  # the trailing args that are keyword tensors
+    n_pos = len(args) - len(folded)
+    names = _param_names(fn, n_pos) + list(folded)
     sym_args: list[Any] = []
     tensor_pos = []
     def stand_in(a: Any, pos: Any, name: str, type_: Any = None) -> Any:
@@ -407,7 +442,7 @@ def _trace_function(fn: Callable[..., Any], args: Sequence[Any], kwargs: dict[st
     outside = _outside_refs(fn)
     ctx.outside_names = {k: name for k, (name, _) in outside.items()}
     with tracing(ctx):
-        out = fn(*sym_args, **kwargs)
+        out = fn(*sym_args[:n_pos], **dict(zip(folded, sym_args[n_pos:])), **kwargs)
         flat, rebuild = _flatten(out)
         # Outputs computed outside this trace (a returned weight, say) become inputs.
         atoms = []
@@ -543,19 +578,23 @@ class CompiledFunction:
         self._modules: list[Any] | None = None
         self._last_key: Any = None
         self.trace_count = 0
-        # shape-generic entries (see torchtrek/dynamic.py): True; "auto" (after a size
-        # changes once); None/False: specialize per size. Not automatic by default: a
-        # Python `==` on a symbolic size answers structurally instead of being guarded
-        self.dynamic: bool | str | None = options.get("dynamic")
+        # shape-generic entries (see torchtrek/dynamic.py): True (from the first call);
+        # "auto", the default as torch's (None means it too): static first, and the sizes
+        # that change become symbols, with guards; False: specialize per size
+        dyn = options.get("dynamic")
+        self.dynamic: bool | str = "auto" if dyn is None else dyn
         self._dynamic: list[_DynamicEntry] = []
         self._dynamic_failed: set[Any] = set()
+        self._static_dims: set[tuple[int, int]] = set()  # pinned by a guard (len(x), int(n))
+        # torch's cache_size_limit: past it, new signatures run eagerly (with a warning)
+        self.cache_size_limit: int = int(options.get("cache_size_limit", 8))
+        self._n_entries = 0
+        self._warned_limit = False
         functools.update_wrapper(self, fn, updated=())
 
     def _key(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool) -> Any:
-        # a keyword tensor is traced as the tensor it is (read again at every call): a
-        # different one is a new signature
-        kw = tuple((k, ("id", id(v), _arg_key(v)) if isinstance(v, Tensor) else _arg_key(v))
-                   for k, v in sorted(kwargs.items())) if kwargs else ()
+        # (keyword tensors are trailing args by now: see _fold_kwargs)
+        kw = tuple((k, _arg_key(v)) for k, v in sorted(kwargs.items())) if kwargs else ()
         return (tuple(map(_arg_key, args)), kw, autograd.is_grad_enabled(), force_grad,
                 self._modes())
 
@@ -566,7 +605,10 @@ class CompiledFunction:
             self._modules = _reachable_modules(self.fn)
         return tuple(m.training for m in self._modules) if self._modules else ()
 
-    def _entry(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool = False) -> _Entry:
+    def _entry(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool = False,
+               limit: bool = False) -> _Entry | None:
+        """The entry for this call, built if needed; with `limit`, None when building it
+        would pass cache_size_limit (the call then runs eagerly)."""
         key = self._key(args, kwargs, force_grad)
         entry = self._cache.get(key)
         if entry is not None and entry.valid(args):
@@ -576,33 +618,41 @@ class CompiledFunction:
         # so N threads making the first call at once build once (the others then find
         # the finished entry: an entry is in the cache only once it is complete)
         with _state.compile_lock:
-            return self._entry_locked(args, kwargs, force_grad, key)
+            return self._entry_locked(args, kwargs, force_grad, key, limit)
 
     def _entry_locked(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool,
-                      key: Any) -> _Entry:
+                      key: Any, limit: bool = False) -> _Entry | None:
         entry = self._cache.get(key)
-        if (entry is None or not entry.valid(args)) and self.dynamic:
+        if entry is not None and entry.valid(args):
+            self._last_key = key
+            return entry
+        for d in self._dynamic:  # a shape-generic entry whose guards hold
+            found = d.lookup(args, key)
+            if found is not None:
+                self._cache[key] = found  # this size again: found at once
+                self._last_key = key
+                return found
+        if limit and self._n_entries >= self.cache_size_limit:
+            self._warn_limit(key, entry)
+            return None
+        self._n_entries += 1
+        if self.dynamic:
             found = self._dynamic_entry(args, kwargs, force_grad, key)
             if found is not None:
                 self._cache[key] = found  # this size again: found at once
                 self._last_key = key
                 return found
-        if entry is None or not entry.valid(args):
-            if self._last_key is not None and _logging.on("recompiles"):
-                why = _recompile_reason(self.fn, self._last_key, key, entry)
-                _logging.log("recompiles", f"{getattr(self.fn, '__name__', 'f')}: {why}")
-            entry = self._cache[key] = self._build(args, kwargs, force_grad)
+        if self._last_key is not None and _logging.on("recompiles"):
+            why = _recompile_reason(self.fn, self._last_key, key, entry)
+            _logging.log("recompiles", f"{getattr(self.fn, '__name__', 'f')}: {why}")
+        entry = self._cache[key] = self._build(args, kwargs, force_grad)
         self._last_key = key
         return entry
 
     def _dynamic_entry(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool,
                        key: Any) -> _Entry | None:
-        """A shape-generic entry that fits this call, built when `dynamic=True` or when
-        a dimension changed since the last call; None to specialize instead."""
-        for d in self._dynamic:
-            entry = d.lookup(args, key)
-            if entry is not None:
-                return entry
+        """A new shape-generic entry for this call, built when `dynamic=True` or when a
+        dimension changed since the last call; None to specialize instead."""
         if self.dynamic is True:
             # every size, else the leading (batch) ones: x @ w needs x's last size fixed
             attempts = [dynamic.all_dims(key), dynamic.leading_dims(key)]
@@ -614,8 +664,9 @@ class CompiledFunction:
         why = (_recompile_reason(self.fn, self._last_key, key, None) + "; "
                if self._last_key is not None else "")
         arg_names = _param_names(self.fn, len(key[0]))
-        for dims in attempts:
-            pattern = dynamic.SizePattern(key, dims)
+        while attempts:
+            dims = attempts.pop(0)
+            pattern = dynamic.SizePattern(key, dims - self._static_dims)
             if not pattern or pattern.ident() in self._dynamic_failed:
                 continue
             try:
@@ -625,22 +676,46 @@ class CompiledFunction:
                 _logging.log("recompiles", f"{name}: {why}dynamic sizes ({pattern.describe(arg_names)}) "
                                            f"not possible: {type(exc).__name__}: {exc}")
                 continue
+            pinned = d.pinned_dims()
+            if pinned:  # a guard pinned a size (cross_entropy's class count): trace again
+                self._static_dims |= pinned  # with it static, as torch specializes it
+                _logging.log("recompiles", f"{name}: {why}guards pin {sorted(pinned)}: traced "
+                                           f"again with those sizes static")
+                attempts.insert(0, dims)
+                continue
             _logging.log("recompiles", f"{name}: {why}compiled with dynamic sizes "
                                        f"({pattern.describe(arg_names)})")
             self._dynamic.append(d)
             return d.lookup(args, key)
         return None
 
+    def _warn_limit(self, key: Any, entry: Any) -> None:
+        if self._warned_limit:
+            return
+        self._warned_limit = True
+        name = getattr(self.fn, "__name__", "f")
+        why = _recompile_reason(self.fn, self._last_key, key, entry) if self._last_key is not None else ""
+        warnings.warn(
+            f"tt.compile: {name} reached cache_size_limit ({self.cache_size_limit} compiled "
+            f"entries); calls needing a new one now run eagerly (correct, not compiled). "
+            f"Last recompile: {why or 'a new signature'}. Raise the limit with "
+            f"tt.compile(..., cache_size_limit=N), or see TORCHTREK_LOGS=recompiles,guards.",
+            RuntimeWarning, stacklevel=4)
+
     def _build_dynamic(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool,
                        pattern: "dynamic.SizePattern") -> "_DynamicEntry":
-        with symdims.hints(pattern.hints):
+        with symdims.hints(pattern.hints), symint.recording(pattern.hints) as guards:
             generic = self._build(args, kwargs, force_grad, pattern.types(args), backend="numpy")
         # (the generator refuses sizes it cannot print: the except above specializes)
-        return _DynamicEntry(pattern, generic, self.cpu_backend)
+        if _logging.on("guards"):
+            _logging.log("guards", f"{getattr(self.fn, '__name__', 'f')}: guards {guards}")
+        return _DynamicEntry(pattern, generic, self.cpu_backend, guards)
 
     def _entry_for(self, args: Sequence[Any], kwargs: dict[str, Any], backward: bool) -> _Entry:
         """The entry a call would use; for `backward`, one that differentiates every float
         input when the call's own entry has no backward (no input requires grad)."""
+        if kwargs:
+            args, kwargs = _fold_kwargs(tuple(args), kwargs)
         entry = self._entry(args, kwargs)
         if backward and not entry.compiled.has_backward:
             entry = self._entry(args, kwargs, force_grad=True)
@@ -653,6 +728,9 @@ class CompiledFunction:
         with timings.phase("trace"):
             ctx, atoms, rebuild, tensor_pos = trace_function(self.fn, args, kwargs, types=types)
             graph = ctx.graph(atoms + ctx.effects.values)
+        if _state.thread.size_guards is not None and _state.thread.size_guards.relations:
+            # a shape-generic trace: its IR says which sizes it serves
+            graph.meta["guards"] = tuple(_state.thread.size_guards.relations)
         captured = [t for t, _ in ctx.captured]
         inputs = [_pick(args, i) for i in tensor_pos] + captured
         if force_grad:
@@ -688,7 +766,18 @@ class CompiledFunction:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if current_trace() is not None:
             return self.fn(*args, **kwargs)  # inside another trace: inline
-        return self._entry(args, kwargs).run(args)
+        if kwargs:
+            args, kwargs = _fold_kwargs(args, kwargs)
+        entry = self._entry(args, kwargs, limit=True)
+        if entry is None:  # past cache_size_limit: eagerly, as torch falls back
+            return self._eager(args, kwargs)
+        return entry.run(args)
+
+    def _eager(self, args: tuple, kwargs: dict[str, Any]) -> Any:
+        kwargs = dict(kwargs)
+        folded = kwargs.pop(_FOLDED, ())
+        n_pos = len(args) - len(folded)
+        return self.fn(*args[:n_pos], **dict(zip(folded, args[n_pos:])), **kwargs)
 
     def ir(self, *args: Any, backward: bool = False, **kwargs: Any) -> str:
         """The optimized forward IR for these arguments, or the backward IR."""

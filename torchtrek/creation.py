@@ -15,6 +15,7 @@ from .ir.dtypes import DType
 from . import devices as _device
 from .tensor import Size, Tensor, dtype_of_array
 from .ir.symdims import is_symbolic
+from .ir.symint import unwrap
 
 _rng = np.random.default_rng(0)
 
@@ -123,6 +124,7 @@ def _size(size: Sequence[Any]) -> tuple[int, ...]:
     for s in size:
         if isinstance(s, Tensor):
             s = int(s)
+        s = unwrap(s)  # (a SymInt: user code's view of a traced size)
         if is_symbolic(s) and s.is_integer:  # a size of a shape-generic trace
             out.append(s)
             continue
@@ -220,7 +222,10 @@ def arange(start: Any, end: Any = None, step: Any = 1, *, dtype: DType | None = 
     if dtype is None:
         is_int = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
         dtype = dtypes.int64 if is_int else F.get_default_dtype()
-    n = max(0, math.ceil((end - start) / step))
+    if all(isinstance(v, (int, np.integer)) for v in (start, end, step)):
+        n = max(0, -((start - end) // step))  # ceil in integers: a traced size stays symbolic
+    else:
+        n = max(0, math.ceil((end - start) / step))
     if _tracing():
         from ._dispatch import bind
 

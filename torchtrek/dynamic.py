@@ -1,11 +1,11 @@
 """Which sizes of a compiled function's arguments are symbolic, and matching calls to them.
 
 `tt.compile(fn, dynamic=True)` traces every argument dimension of size >= 2 as a symbol;
-with `dynamic="auto"` a function is traced with its sizes as constants, and when a later
-call changes some dimension, the dimensions that changed become symbols (torch's
-"automatic dynamic"; not the default yet: `x.shape[0] == 5` on a symbol answers False
-instead of guarding, which torch's SymInt does). Dimensions of equal size share a symbol ("duck sizing"), so a call
-must keep them equal; sizes 0 and 1 always stay constants (they change broadcasting).
+by default (`dynamic="auto"`, torch's automatic dynamic) a function is traced with its
+sizes as constants, and when a later call changes some dimension, the dimensions that
+changed become symbols. Python decisions on symbolic sizes are guards (ir/symint.py).
+Dimensions of equal size share a symbol ("duck sizing"), so a call must keep them equal;
+sizes 0 and 1 always stay constants (they change broadcasting).
 """
 
 from __future__ import annotations

@@ -50,6 +50,8 @@ def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
     else:
         ctx, atoms, _, tensor_pos = trace_function(fn, example_args, {})
     graph = ctx.graph(atoms)
+    if getattr(ctx, "export_guards", ()):
+        graph.meta["guards"] = ctx.export_guards
     name = _identifier(name or graph.name)
     graph.name = name
     captured = [t for t, _ in ctx.captured]
@@ -111,6 +113,7 @@ def export(fn: Callable[..., Any], *example_args: Any, target: str = "numpy",
         if len(param_keys) == 1 else ", ".join(f'"{k}"' for k in param_keys),
         params_file=PARAMS_FILE, n_outputs=len(outs), size_kwargs=size_kwargs,
         forward_impl=render_function(fwd_graph, "_forward"),
+        guard_impl=_guard_function(graph, arg_names),
         backward_impl=render_function(cg.backward_graph, "_backward") if cg.ct_outputs else "",
     )
     folder = Path(out)
@@ -142,10 +145,41 @@ def _json_shape(shape: Sequence[Any]) -> list[Any]:
     return [d if isinstance(d, int) else str(d) for d in shape]
 
 
+def _guard_function(graph: Any, arg_names: list[str]) -> str:
+    """`_check_sizes(args...)`: the exported sizes' guards (what the shape-generic trace
+    decided on them, ir/symint.py), raising a clear error on inputs outside them."""
+    from .ir.symdims import sources
+
+    guards = graph.meta.get("guards", ())
+    if not guards:
+        return ""
+    where = sources(graph)
+    syms = sorted({s for g in guards for s in g.free_symbols}, key=lambda s: int(s.name[1:]))
+    lines = [f"def _check_sizes({', '.join(arg_names)}):",
+             f'    """The sizes this module serves: {", ".join(str(g) for g in guards)}."""']
+    lines += [f"    {s} = {arg_names[where[s][0]]}.shape[{where[s][1]}]" for s in syms]
+    for g in guards:
+        got = ", ".join(f"{s}={{{s}}}" for s in sorted(g.free_symbols, key=lambda s: int(s.name[1:])))
+        lines += [f"    if not ({_guard_code(g)}):",
+                  f'        raise ValueError(f"{graph.name}: input sizes outside what it was exported '
+                  f'for: needs {g}, got {got} (export again at this size)")']
+    return "\n".join(lines)
+
+
+def _guard_code(rel: Any) -> str:
+    from .ir.symdims import size_code
+
+    ops = {"Eq": "==", "Ne": "!=", "Lt": "<", "Le": "<=", "Gt": ">", "Ge": ">=", "StrictLessThan": "<",
+           "LessThan": "<=", "StrictGreaterThan": ">", "GreaterThan": ">=", "Equality": "==",
+           "Unequality": "!="}
+    return f"{size_code(rel.lhs)} {ops[type(rel).__name__]} {size_code(rel.rhs)}"
+
+
 def _trace_dynamic(fn: Callable[..., Any], args: Sequence[Any]) -> Any:
     """Trace with every argument dimension symbolic, else the leading ones."""
     from . import dynamic
     from .compiler import _arg_key, trace_function
+    from .ir import symdims, symint
 
     key = (tuple(map(_arg_key, args)), (), True, False, ())
     errors = []
@@ -154,7 +188,14 @@ def _trace_dynamic(fn: Callable[..., Any], args: Sequence[Any]) -> Any:
         if not pattern:
             continue
         try:
-            return trace_function(fn, args, {}, types=pattern.types(args))
+            with symdims.hints(pattern.hints), symint.recording(pattern.hints) as guards:
+                traced = trace_function(fn, args, {}, types=pattern.types(args))
+            if guards.specialized:  # (as torch.export refuses a dynamic size it must specialize)
+                names = ", ".join(sorted(map(str, guards.specialized)))
+                raise ValueError(f"the code needs the value of size {names} (len(), int(), range())")
+            ctx = traced[0]
+            ctx.export_guards = tuple(guards.relations)
+            return traced
         except Exception as exc:  # (as tt.compile does, try fewer symbolic sizes)
             errors.append(f"{type(exc).__name__}: {exc}")
     raise ValueError("export(dynamic=True): the function needs concrete sizes (" + "; ".join(errors)

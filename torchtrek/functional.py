@@ -447,7 +447,7 @@ def t(x: Any) -> Any:
 
 
 def broadcast_to(x: Any, shape: Sequence[int]) -> Any:
-    shape = tuple(int(s) for s in shape)
+    shape = tuple(s if is_symbolic(s) else int(s) for s in shape)  # (x.expand(y.shape): sizes stay symbolic)
     lead = len(shape) - x.ndim
     shape = tuple(x.shape[i - lead] if s == -1 else s for i, s in enumerate(shape))
     return bind("broadcast_to", [x], {"shape": shape})

@@ -11,7 +11,9 @@ from . import functional as F
 from ._tensor_str import format_tensor
 from .ir import dtypes
 from .ir.dtypes import DType
+from ._state import thread as _thread
 from .ir.graph import TensorType, Var
+from .ir.symint import wrap_size
 from . import devices as _device
 from . import tracer as _tracer
 from .runtime import arrays as _arrays
@@ -107,7 +109,11 @@ class Tensor:
     # ------------------------------------------------------------- metadata
     @property
     def shape(self) -> Size:
-        return Size(self._var.shape if self._var is not None else self._data.shape)
+        if self._var is None:
+            return Size(self._data.shape)
+        if _thread.size_hints:  # a shape-generic trace: sizes that record guards
+            return Size(wrap_size(d) for d in self._var.shape)
+        return Size(self._var.shape)
 
     def size(self, dim: int | None = None) -> Any:
         if dim is None:

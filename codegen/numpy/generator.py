@@ -22,7 +22,8 @@ from ...ir.graph import Atom, Eqn, Graph, Literal, Var
 from ...ir.opdef import get_op
 from ...ir.printer import value_names
 from ...ir.shapes import broadcast_shapes
-from ...ir.symdims import check_printable, free_sizes, in_order, is_symbolic, numel_hint, sources
+from ...ir.symdims import (check_printable, free_sizes, in_order, is_symbolic, needs_size_code, numel_hint,
+                           size_code, sources)
 from .inplace import REG, Call, lower
 from .memory import last_uses, plan as plan_memory
 from .printer import print_expr
@@ -47,7 +48,7 @@ def template(name: str, backend: str = "numpy") -> jinja2.Template:
 
 def _literal(a: Literal) -> str:
     if is_symbolic(a.value):
-        return f"({a.value})"  # made from sizes (1/s0 of a mean): read at call time
+        return f"({size_code(a.value)})"  # made from sizes (1/s0 of a mean): read at call time
     if a.dtype.name == "bool":
         return repr(bool(a.value))
     if a.dtype.is_floating_point:
@@ -73,6 +74,8 @@ class _Code(str):
 def _attr_text(v: Any) -> Any:
     if isinstance(v, float) and not math.isfinite(v):
         return _Code(_float_text(v))
+    if needs_size_code(v):  # Mod(1, s0) of a roll along a symbolic size: ((1) % (s0))
+        return _Code(size_code(v))
     return v.name if isinstance(v, DType) else v
 
 

@@ -304,12 +304,6 @@ def test_keyword_tensor_argument_values_are_read_per_call(dynamic):
     assert c(tt.ones(3), w=tt.full((3,), 5.0)).tolist() == [5.0] * 3
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (perf): keyword tensor arguments never get symbolic sizes (SizePattern covers "
-    "key[0], the positional args, only) and the failed attempts are remembered by "
-    "pattern.ident(), which includes the kwargs' shapes: every new batch size costs 3 "
-    "traces (all-dims attempt, leading-dims attempt, specialization) - torchtrek/dynamic.py "
-    "SizePattern / compiler.py _dynamic_entry"))
 def test_keyword_tensor_arguments_do_not_retrace_per_size():
     c = tt.compile(lambda x, *, w: (x * w).sum(1), dynamic=True, backend="numpy")
     for b in (4, 6, 3, 9):
@@ -379,12 +373,6 @@ def test_generic_ir_text_round_trips_for_reductions_and_views():
 # A symbolic size is a raw sympy Symbol: `==`, `!=`, hash() and isinstance() answer
 # structurally (s0 == 5 is False) instead of raising, so a Python branch on a size is
 # taken once, at trace time, with a wrong answer, and no guard records it.
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: `x.shape[0] == 5` is evaluated on a sympy Symbol (s0 == 5 -> False, no "
-    "TypeError), so with dynamic=True even the very first call with batch 5 takes the "
-    "wrong branch (x*2 instead of x*100); torch takes the == branch. Tensor.shape "
-    "returns raw sympy symbols (torchtrek/tensor.py Tensor.shape / creation of symbols in "
-    "torchtrek/dynamic.py SizePattern); Symbol.__eq__ must raise (to specialize) or guard"))
 def test_branch_on_size_equality_with_dynamic_true():
     def f(x):
         if x.shape[0] == 5:
@@ -407,11 +395,6 @@ def test_branch_on_size_equality_with_automatic_dynamic():
         assert c(tt.ones(b, 2))[0, 0].item() == (100 if b == 5 else 2), b
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: sizes that differ when traced get different symbols, but SizePattern.bind "
-    "(torchtrek/dynamic.py) does not guard them to stay different: a trace that took "
-    "`x.shape == y.shape` -> False at (3,2),(4,2) serves (4,2),(4,2), returning "
-    "x - y.sum() (-7) where torch returns x + y (2)"))
 def test_distinct_symbols_that_become_equal():
     def f(x, y):
         if x.shape == y.shape:
@@ -423,11 +406,6 @@ def test_distinct_symbols_that_become_equal():
     assert c(tt.ones(4, 2), tt.ones(4, 2))[0, 0].item() == 2.0
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: a symbolic size used as a dict key / in a tuple membership test / with "
-    "isinstance(int) gives a silently wrong answer (hash(s0) != hash(4), s0 in (4,) is "
-    "False, isinstance(s0, int) is False): the function returns x*1 instead of x*10 for "
-    "every size (torch: x*10 at batch 4). Raw sympy Symbol in Tensor.shape"))
 def test_symbolic_size_as_python_value():
     table = {4: 10.0}
 
@@ -474,11 +452,6 @@ def test_roll_and_modulo_on_the_c_backend():
             _close(c(tt.tensor(x)).numpy(), want(x, b))
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG: the IR text of a generic graph with a size modulo (roll along the dynamic "
-    "dimension: shifts=(Mod(1, s0),)) does not parse back (IRParseError), so the disk "
-    "cache entry can not be reloaded and `ir()` text is not round-trippable (ir/printer.py "
-    "prints sympy's Mod, ir/symdims.py parse_size accepts only + - * / ( ))"))
 def test_ir_text_with_a_size_modulo_round_trips(monkeypatch, tmp_path):
     monkeypatch.setenv("TORCHTREK_CACHE_DIR", str(tmp_path))
     c = tt.compile(lambda x: x.roll(1, 0) * 2, dynamic=True, backend="c")
@@ -488,10 +461,6 @@ def test_ir_text_with_a_size_modulo_round_trips(monkeypatch, tmp_path):
 
 
 # ---------------------------------------------------------------- perf: generic traces that are possible
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (perf): x.expand(other.shape) / expand_as / tt.arange(x.shape[0]) int() their "
-    "sizes ('Cannot convert symbols to int'), so automatic dynamic gives up and every new "
-    "batch size traces again, though x.expand(-1, ...) of the same sizes is generic"))
 def test_expand_to_a_symbolic_shape_is_generic():
     c = tt.compile(lambda x: x.sum(1, keepdim=True).expand(x.shape) * x, backend="numpy", dynamic="auto")
     for b in (4, 6, 8, 10):

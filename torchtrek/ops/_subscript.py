@@ -30,6 +30,7 @@ from ..ir.ops.shape import slice_len
 from ..ir.graph import Literal
 from ..tracer import current_trace, trace_error
 from ..ir.symdims import is_symbolic
+from ..ir.symint import unwrap
 
 _VALID = ("only integers, slices (`:`), ellipsis (`...`), None and long or byte Variables are "
           "valid indices (got {})")
@@ -169,7 +170,7 @@ def parse(x: Any, index: Any, *, select_0d: bool = True) -> Plan:
             if step < 0:
                 raise ValueError("step must be greater than zero")
             if is_symbolic(x.shape[src]):
-                start, stop = _symbolic_bounds(it, step, x.shape[src])
+                start, stop = _symbolic_bounds(it, step, unwrap(x.shape[src]))
             else:
                 start, stop, _ = slice(it.start, it.stop, step).indices(x.shape[src])
             stop = stop if is_symbolic(stop) else max(start, stop)  # (n >= 2 >= start)
