@@ -220,6 +220,12 @@ def cmd_demo(a: argparse.Namespace) -> int:
     return run(a.output)
 
 
+def cmd_run(a: argparse.Namespace) -> int:
+    from ._as_torch import run_script
+
+    return run_script(a.script, a.args)
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="torchtrek", description="TorchTrek: PyTorch-style code "
                                 "compiled to readable NumPy source")
@@ -228,6 +234,11 @@ def make_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="the whole pipeline on a small classifier (no network)")
     d.add_argument("-o", "--output", default="torchtrek-demo-out", help="artifact folder")
     d.set_defaults(func=cmd_demo)
+
+    r = sub.add_parser("run", help="run a PyTorch script with `import torch` resolving to TorchTrek")
+    r.add_argument("script", metavar="SCRIPT.py")
+    r.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
+    r.set_defaults(func=cmd_run)
 
     def traced(name: str, help: str) -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=help)
