@@ -24,6 +24,7 @@ from ..ir.shapes import normalize_dim
 from ..ops.activations import (celu, elu, gelu, hardtanh, leaky_relu, logsigmoid, mish, relu6,
                                selu, silu, softplus)
 from ..tracer import current_trace, trace_error
+from ._attention import scaled_dot_product_attention
 from ._conv import avg_pool2d, conv2d, max_pool2d
 from ._fused import fused_when_large
 from ._losses import (
@@ -36,7 +37,7 @@ from ._losses import (
 )
 
 __all__ = [
-    "pad",
+    "pad", "scaled_dot_product_attention",
     "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "sigmoid", "tanh", "hardtanh",
     "logsigmoid", "relu6", "selu", "celu", "mish", "softmax", "log_softmax", "linear",
     "dropout", "layer_norm", "embedding", "one_hot", "conv2d", "max_pool2d", "avg_pool2d", "cross_entropy", "nll_loss", "mse_loss",
