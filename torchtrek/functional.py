@@ -491,7 +491,5 @@ def max(x: Any, dim: int | None = None, keepdim: bool = False) -> Any:
     return _MaxResult(*_select("max", "argmax", x, dim, keepdim))
 
 
-from collections import namedtuple  # noqa: E402
-
-_MaxResult = namedtuple("max", ["values", "indices"])
+from .return_types import max as _MaxResult  # noqa: E402
 __all__ += ["amax", "argmax", "max"]

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import builtins
 import math
-from collections import namedtuple
 from typing import Any, Sequence
 
 import numpy as np
 
 from .. import functional as F
+from .. import return_types
 from .._dispatch import bind
 from ..ir import dtypes
 from ..ir.dtypes import DType
@@ -34,8 +34,8 @@ METHODS: list[Any] = [
 
 Dim = int | Sequence[int] | None
 
-_min_result = namedtuple("min", ["values", "indices"])
-_aminmax_result = namedtuple("aminmax", ["min", "max"])
+_min_result = return_types.min
+_aminmax_result = return_types.aminmax
 
 _TYPE_NAMES = {"int64": "Long", "int32": "Int", "int16": "Short", "int8": "Char",
                "uint8": "Byte", "bool": "Bool", "float32": "Float", "float64": "Double",
