@@ -62,13 +62,18 @@ from .ops.linalg import *  # noqa: F401,F403
 from .ops.math import *  # noqa: F401,F403
 from .ops.reductions import *  # noqa: F401,F403
 from .ops.shape import *  # noqa: F401,F403
-from .compiler import compile, grad, trace, value_and_grad
+from .ops.sorting import *  # noqa: F401,F403
+from .compiler import grad, trace, value_and_grad
 from .explain import explain
 from .export import export
 from . import autograd, debug, nn
 from . import optim
+from . import linalg
+from . import utils
 from .serialization import save
 from .serialization import load
+from ._as_torch import install_as_torch
+from ._compile import compile
 
 def _attach_methods() -> None:
     from .tensor import _method
