@@ -9,6 +9,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 
+# The package name reprs show: "torchtrek", or "torch" once install_as_torch() made
+# `import torch` TorchTrek (a torch program then prints what torch prints).
+_display = ["torchtrek"]
+
+
+def display_prefix() -> str:
+    return _display[0]
+
+
+def set_display_prefix(prefix: str) -> None:
+    _display[0] = prefix
+
+
 @dataclass(frozen=True, slots=True, eq=False)
 class DType:
     """One of the nine module-level dtypes below; each exists once, so identity is
@@ -29,7 +42,7 @@ class DType:
         return self.name != "uint8" and self.name != "bool"
 
     def __repr__(self) -> str:
-        return f"torchtrek.{self.name}"
+        return f"{_display[0]}.{self.name}"
 
     __str__ = __repr__
 
@@ -56,6 +69,41 @@ int64 = DType("int64", 1, 4, 8)
 float16 = DType("float16", 2, 0, 2)
 float32 = DType("float32", 2, 1, 4)
 float64 = DType("float64", 2, 2, 8)
+
+
+
+class UnsupportedDType:
+    """A torch dtype TorchTrek has no kernels for (bfloat16, complex): it exists, so programs
+    that name it in a table (nanoGPT's {'bfloat16': torch.bfloat16, ...}) load, and any use
+    raises NotImplementedError naming it."""
+
+    __slots__ = ("label",)
+
+    def __init__(self, label: str) -> None:
+        object.__setattr__(self, "label", label)
+
+    def __repr__(self) -> str:
+        return f"{_display[0]}.{self.label}"
+
+    __str__ = __repr__
+
+    def error(self) -> NotImplementedError:
+        return NotImplementedError(
+            f"torch.{self.label} is not supported by TorchTrek (its dtypes: "
+            + ", ".join(d.name for d in ALL_DTYPES) + ")")
+
+    def __getattr__(self, name: str) -> None:
+        raise self.error()
+
+    def __reduce__(self) -> tuple:
+        return (UnsupportedDType, (self.label,))
+
+
+bfloat16 = UnsupportedDType("bfloat16")
+complex32 = UnsupportedDType("complex32")
+complex64 = UnsupportedDType("complex64")
+complex128 = UnsupportedDType("complex128")
+UNSUPPORTED: tuple[UnsupportedDType, ...] = (bfloat16, complex32, complex64, complex128)
 
 ALL_DTYPES: tuple[DType, ...] = (
     bool_, uint8, int8, int16, int32, int64, float16, float32, float64

@@ -229,11 +229,13 @@ def reduce_broadcasts(graph: Graph) -> Graph:
 
 
 def strip_detach(graph: Graph) -> Graph:
-    """Drop `detach` (it only matters to autodiff): run after the backward is built."""
-    subst = {e.outputs[0]: e.inputs[0] for e in graph.eqns if e.op == "detach"}
+    """Drop `detach` and `custom_vjp` (identities that only matter to autodiff): run after
+    the backward is built."""
+    gone = ("detach", "custom_vjp")
+    subst = {e.outputs[0]: e.inputs[0] for e in graph.eqns if e.op in gone}
     if not subst:
         return graph
-    return _replace(graph, [e for e in graph.eqns if e.op != "detach"], subst)
+    return _replace(graph, [e for e in graph.eqns if e.op not in gone], subst)
 
 
 def optimize(graph: Graph) -> Graph:

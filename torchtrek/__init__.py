@@ -3,6 +3,8 @@ emitted as readable NumPy source. `import torchtrek as tt`."""
 
 from __future__ import annotations
 
+import math as _math
+
 from . import ir as _ir_pkg  # noqa: F401  (the IR package: torchtrek.ir)
 from .ir import ops as _ops  # noqa: F401  (registers every op)
 from .ir.dtypes import DType as dtype
@@ -70,6 +72,11 @@ from . import autograd, debug, nn
 from . import optim
 from . import linalg
 from . import utils
+from . import accelerator, amp, backends, distributed
+from ._legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor,
+                      IntTensor, LongTensor, ShortTensor)
+from .amp import autocast
+from .ir.dtypes import bfloat16, complex32, complex64, complex128
 from .serialization import save
 from .serialization import load
 from ._as_torch import install_as_torch
@@ -115,3 +122,13 @@ def promote_types(a: dtype, b: dtype) -> dtype:
     from .ir.dtypes import promote_types as _p
 
     return _p(a, b)
+
+
+cfloat, cdouble = complex64, complex128
+inf, nan, pi, e = _math.inf, _math.nan, _math.pi, _math.e
+
+
+def __getattr__(name: str) -> object:
+    from ._as_torch import unsupported_attribute
+
+    raise unsupported_attribute(__name__, name)

@@ -84,6 +84,9 @@ def install_as_torch() -> None:
     if _PREFIX in sys.modules and not getattr(sys.modules[_PREFIX], "__name__", "").startswith(_TARGET):
         raise RuntimeError("install_as_torch(): the real torch is already imported in this process")
     importlib.import_module(_TARGET)
+    from .ir import dtypes
+
+    dtypes.set_display_prefix(_PREFIX)  # print torch.float64, torch.Size, as torch does
     for name, module in list(sys.modules.items()):
         if name == _TARGET or name.startswith(_TARGET + "."):
             sys.modules.setdefault(_PREFIX + name[len(_TARGET):], module)

@@ -151,7 +151,7 @@ def _add_suffixes(tensor_str: str, suffixes: Sequence[str], indent: int) -> str:
     for suffix in suffixes:
         # Wrap exactly where torch would: it measures "dtype=torch.X", which is
         # shorter than our "dtype=torchtrek.X".
-        suffix_len = len(suffix.replace("torchtrek.", "torch."))
+        suffix_len = len(suffix.replace("dtype=torchtrek.", "dtype=torch."))
         if last_line_len + suffix_len + 2 > LINEWIDTH:
             parts.append(",\n" + " " * indent + suffix)
             last_line_len = indent + suffix_len
@@ -168,6 +168,7 @@ def format_tensor(
     suffixes: list[str] = (),  # type: ignore[assignment]  # any sequence works
     default_dtype_name: str = "float32",
     device: str | None = None,
+    package: str = "torchtrek",
 ) -> str:
     """repr of a tensor: 'tensor(...)' with torch's number formatting, nesting, line wrapping
     (linewidth 80), summarization (threshold 1000, edgeitems 3), precision 4, sci mode rules,
@@ -177,7 +178,7 @@ def format_tensor(
     prefix = "tensor("
     indent = len(prefix)
     own: list[str] = [f"device='{device}'"] if device else []  # torch names it first
-    dtype_suffix = f"dtype=torchtrek.{dtype_name}"
+    dtype_suffix = f"dtype={package}.{dtype_name}"
 
     if values.size == 0:
         # Like NumPy, the shape is shown unless it is (0,); an empty tensor gives

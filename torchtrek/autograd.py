@@ -738,3 +738,21 @@ def gradcheck(func: Callable[..., Any], inputs: Any, *, eps: float = 1e-6,
 
 def _size(shape: Iterable[int]) -> str:
     return f"torchtrek.Size({list(shape)})"
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Variable":  # (lazily: _legacy imports tensor, which imports this module)
+        from ._legacy import Variable
+
+        return Variable
+    if name == "Function":
+        from ._function import Function
+
+        return Function
+    if name == "function":
+        from . import _function
+
+        return _function
+    from ._as_torch import unsupported_attribute
+
+    raise unsupported_attribute(__name__, name)

@@ -233,6 +233,13 @@ def _arg_key(a: Any) -> Any:
         return ("O", id(a))
 
 
+def _values_hold(guards: list[tuple[Callable[[], Any], Any]]) -> bool:
+    try:
+        return all(read() == value for read, value in guards)
+    except Exception:  # noqa: BLE001 - what it read is gone (a param group removed): rebuild
+        return False
+
+
 class _Entry:
     """One specialization: the traced graph, its compiled form and captured tensors."""
 
@@ -252,6 +259,8 @@ class _Entry:
         return [g() for g in self.getters]
 
     def valid(self, args: Sequence[Any] = ()) -> bool:
+        if self.effects.value_guards and not _values_hold(self.effects.value_guards):
+            return False
         if not self.getters and not self.effects.guards:
             return True  # nothing captured, nothing guarded: the key said it all
         captured = self.captured()
@@ -315,6 +324,8 @@ class _Entry:
                 t._grad = payload
 
     def run(self, args: Sequence[Any]) -> Any:
+        for refresh in self.effects.before_call:
+            refresh()
         captured = self.captured() if self.getters else []
         inputs = [args[i] if type(i) is int else _pick(args, i) for i in self.tensor_pos] + captured
         all_outs, residuals = self.compiled.run([t._data for t in inputs])
@@ -485,10 +496,12 @@ class _Effects:
     # (output position, target): a `.grad` the function returned is that .grad object
     returned_grads: list[tuple[int, tuple]] = field(default_factory=list)
     grad_values: dict[int, tuple] = field(default_factory=dict)  # id(traced grad) -> target
+    value_guards: list[tuple[Callable[[], Any], Any]] = field(default_factory=list)
+    before_call: list[Callable[[], None]] = field(default_factory=list)
 
 
 def _collect_effects(ctx: TraceContext, tensor_pos: list[int]) -> _Effects:
-    fx = _Effects()
+    fx = _Effects(value_guards=list(ctx.value_guards), before_call=list(ctx.before_call))
     index = {id(t): i for i, (t, _) in enumerate(ctx.captured)}
 
     def target(t: Any) -> tuple:

@@ -66,10 +66,61 @@ class _CudaNamespace:
         return cuda.device_count()
 
     @staticmethod
-    def synchronize() -> None:
+    def synchronize(device: Any = None) -> None:
         from .runtime import cuda
 
         cuda.synchronize()
+
+    # what scripts call on the way (no effect: one GPU, NumPy's random stream)
+    @staticmethod
+    def is_bf16_supported(including_emulation: bool = True) -> bool:
+        return False  # no bfloat16 kernels
+
+    @staticmethod
+    def manual_seed(seed: int) -> None:
+        return None
+
+    manual_seed_all = manual_seed
+
+    @staticmethod
+    def current_device() -> int:
+        return 0
+
+    @staticmethod
+    def set_device(device: Any) -> None:
+        return None
+
+    @staticmethod
+    def get_device_name(device: Any = None) -> str:
+        from .runtime import cuda
+
+        return cuda.device_name() if hasattr(cuda, "device_name") else "CUDA device"
+
+    @staticmethod
+    def empty_cache() -> None:
+        return None
+
+    @staticmethod
+    def memory_allocated(device: Any = None) -> int:
+        return 0
+
+    max_memory_allocated = memory_allocated
+
+    @property
+    def amp(self) -> Any:
+        """torch.cuda.amp (deprecated in torch for torch.amp): autocast and GradScaler."""
+        from types import SimpleNamespace
+
+        from . import amp
+
+        return SimpleNamespace(autocast=lambda enabled=True, dtype=None, cache_enabled=True:
+                               amp.autocast("cuda", dtype, enabled),
+                               GradScaler=lambda *a, **k: amp.GradScaler("cuda", *a, **k))
+
+    def __getattr__(self, name: str) -> Any:
+        from ._as_torch import unsupported_attribute
+
+        raise unsupported_attribute("torchtrek.cuda", name)
 
 
 cuda = _CudaNamespace()

@@ -36,7 +36,7 @@ class Size(tuple):
     """torch.Size: a tuple of ints that prints as torchtrek.Size([2, 3])."""
 
     def __repr__(self) -> str:
-        return f"torchtrek.Size({list(self)})"
+        return f"{dtypes.display_prefix()}.Size({list(self)})"
 
     __str__ = __repr__
 
@@ -57,13 +57,36 @@ class Size(tuple):
         return n
 
 
+def _legacy_array(args: tuple, dtype: str) -> np.ndarray:
+    """The array a legacy constructor (torch.Tensor(...), torch.LongTensor(...)) makes."""
+    if not args:
+        return np.zeros((0,), dtype)
+    if all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in args):
+        if any(a < 0 for a in args):
+            raise RuntimeError(f"Trying to create tensor with negative dimension {min(args)}: "
+                               f"{list(args)}")
+        return np.zeros(tuple(int(a) for a in args), dtype)
+    if len(args) == 1 and isinstance(args[0], Size):
+        return np.zeros(tuple(args[0]), dtype)
+    if len(args) != 1:
+        raise TypeError(f"new(): invalid data type '{type(args[0]).__name__}'")
+    data = args[0]
+    if isinstance(data, Tensor):
+        data = data._concrete("Tensor(tensor)")
+    if isinstance(data, str):
+        raise TypeError("new(): invalid data type 'str'")
+    return np.array(data, dtype=dtype)
+
+
 class Tensor:
     __slots__ = ("_data", "_dtype", "_var", "_trace", "requires_grad", "_grad", "grad_fn",
                  "_out_index", "_hint", "_vc", "_hooks", "_base", "__weakref__")
 
-    def __init__(self, data: Any = (), *, requires_grad: bool = False) -> None:
-        # torch.Tensor(data) makes a tensor of the default dtype
-        arr = np.array(data, dtype=F.get_default_dtype().name)
+    def __init__(self, *args: Any, requires_grad: bool = False, device: Any = None) -> None:
+        # torch.Tensor(data) makes a tensor of the default dtype; the legacy forms too:
+        # Tensor(2, 3) / Tensor(torch.Size) uninitialized of that size (zeros here),
+        # Tensor() empty, Tensor(tensor) the same data
+        arr = _legacy_array(args, F.get_default_dtype().name)
         self._init(arr, dtype_of_array(arr))
         if requires_grad:
             self.requires_grad_(True)
@@ -296,9 +319,13 @@ class Tensor:
     def to(self, *args: Any, **kwargs: Any) -> "Tensor":
         dtype = kwargs.get("dtype")
         target = kwargs.get("device")
+        if isinstance(dtype, dtypes.UnsupportedDType):
+            raise dtype.error()
         for a in args:
             if isinstance(a, DType):
                 dtype = a
+            elif isinstance(a, dtypes.UnsupportedDType):
+                raise a.error()
             elif isinstance(a, Tensor):
                 dtype, target = a.dtype, a.device
             elif isinstance(a, (str, _device.device)):
@@ -312,9 +339,18 @@ class Tensor:
 
     def type(self, dtype: DType | None = None) -> Any:
         if dtype is None:
-            return "torchtrek." + {"float32": "FloatTensor", "float64": "DoubleTensor",
+            return dtypes.display_prefix() + "." + {"float16": "HalfTensor", "int16": "ShortTensor",
+                                                    "int8": "CharTensor", "uint8": "ByteTensor",
+                                                    "float32": "FloatTensor", "float64": "DoubleTensor",
                                    "int64": "LongTensor", "int32": "IntTensor",
                                    "bool": "BoolTensor"}.get(self._dtype.name, "Tensor")
+        if not isinstance(dtype, DType):
+            from ._legacy import legacy_dtype
+
+            named = legacy_dtype(dtype)
+            if named is None:
+                raise ValueError(f"invalid type: {dtype!r}")
+            dtype = named
         return self.to(dtype)
 
     def float(self) -> "Tensor":
@@ -470,7 +506,8 @@ class Tensor:
                     + "".join(", " + s for s in suffixes) + ")")
         return format_tensor(self._concrete("repr"), self._dtype.name, suffixes,
                              F.get_default_dtype().name,
-                             device=str(self.device) if self.is_cuda else None)
+                             device=str(self.device) if self.is_cuda else None,
+                             package=dtypes.display_prefix())
 
     __str__ = __repr__
 

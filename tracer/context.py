@@ -10,7 +10,7 @@ import linecache
 import os
 import sys
 from contextlib import contextmanager
-from typing import Any, Iterator, Sequence
+from typing import Any, Callable, Iterator, Sequence
 
 from .._state import thread as _thread
 from ..ir.builder import Builder
@@ -72,6 +72,12 @@ class TraceContext:
         self.arg_tensors: list[Any] = []  # the symbolic stand-ins for tensor arguments
         self.did_backward = False
         self.outside_names: dict[int, str] = {}  # how the function names outside tensors
+        # Python values the traced code decided on (an optimizer's `weight_decay != 0`):
+        # (read it now, value at trace time); a compiled entry is valid while all still hold
+        self.value_guards: list[tuple[Callable[[], Any], Any]] = []
+        # run before every compiled call: refresh captured tensors that mirror Python
+        # values (a 0-d tensor holding param_groups' lr, read afresh at each call)
+        self.before_call: list[Callable[[], None]] = []
 
     def new_input(self, type: TensorType, hint: str) -> Var:
         v = Var(type, hint)
@@ -109,6 +115,13 @@ class TraceContext:
     def note_grad_read(self, tensor: Any) -> None:
         if id(tensor) not in self.grad_saved and id(tensor) not in self.grad_read:
             self.grad_read[id(tensor)] = tensor
+
+    def guard_value(self, read: Callable[[], Any]) -> Any:
+        """`read()`'s value now, which the compiled code may bake in: it is re-read at each
+        call and the entry is rebuilt when it changed."""
+        value = read()
+        self.value_guards.append((read, value))
+        return value
 
     def graph(self, outputs: Sequence[Atom]) -> Graph:
         """The recorded graph; captured values come after the declared inputs."""

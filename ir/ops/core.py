@@ -325,6 +325,35 @@ register(OpDef("detach", "movement", lambda types, a: (types[0],), torch_name="D
                differentiable=False, emit={"numpy": "{0}"}))
 
 
+# custom_vjp: the identity on its first operand whose gradient is a user's backward (a
+# torch.autograd.Function traced inside a compiled function). Operands: the forward output,
+# then the differentiated inputs, then the values the backward reads; `rule` names the traced
+# backward graph in CUSTOM_VJPS (this process only), `out` which forward output this is.
+# Stripped with `detach` once autodiff is done, so no backend emits it.
+CUSTOM_VJPS: dict[int, Any] = {}
+
+
+def _vjp_custom(b: Builder, eqn: Eqn, ct: Atom) -> list[Atom | None]:
+    rule = CUSTOM_VJPS[eqn.params["rule"]]
+    n_x = eqn.params["n_x"]
+    env: dict[Any, Atom] = {}
+    for k, v in enumerate(rule.ct_vars):
+        env[v] = ct if k == eqn.params["out"] else b.emit("full", [], shape=v.shape, value=0,
+                                                           dtype=v.dtype)
+    for slot, atom in zip(rule.slot_vars, eqn.inputs[1 + n_x:]):
+        env[slot] = atom
+    for e in rule.eqns:
+        outs = b.emit_multi(e.op, [env.get(a, a) for a in e.inputs], hint=e.outputs[0].hint,
+                            loc=e.loc, **e.params)
+        env.update(zip(e.outputs, outs))
+    grads = [None if g is None else env.get(g, g) for g in rule.grads]
+    return [None, *grads, *([None] * (len(eqn.inputs) - 1 - n_x))]
+
+
+register(OpDef("custom_vjp", "movement", lambda types, a: (types[0],), vjp=_vjp_custom,
+               torch_name="CustomFunction", emit={"numpy": "{0}"}))
+
+
 # iota: 0, 1, 2, ... along `dim`, broadcast to `shape` (arange inside traces, one_hot)
 def _emit_iota(args: list[str], a: dict[str, Any], in_types, out_type) -> str:
     shape, dim = a["shape"], a["dim"]

@@ -8,8 +8,15 @@ from .loss import *  # noqa: F401,F403
 from .loss import __all__ as _losses
 from .modules import Module
 from .parameter import Parameter
-from . import utils
+from . import parallel, utils
+from .parallel import DataParallel
 
-__all__ = ["functional", "init", "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
+__all__ = ["functional", "init", "Module", "Parameter", "DataParallel", "parallel", "utils", "Sequential", "ModuleList", "ModuleDict", "ParameterList",
            "ParameterDict", *_layers,
            *_losses]
+
+
+def __getattr__(name: str) -> object:
+    from .._as_torch import unsupported_attribute
+
+    raise unsupported_attribute(__name__, name)

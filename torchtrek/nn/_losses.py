@@ -14,6 +14,7 @@ from typing import Any
 from .. import functional as F
 from .._dispatch import bind
 from ..ir import dtypes
+from ..ops.math import clamp, minimum
 from ._fused import fused_when_large
 
 _REDUCTIONS = ("mean", "sum", "none")
@@ -220,3 +221,122 @@ def binary_cross_entropy_with_logits(input: Any, target: Any, weight: Any = None
         log_sig = log_sig * ((pos_weight - 1) * target + 1)
     loss = (1 - target) * input - log_sig
     return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+# ----------------------------------------------------------------- regression (robust)
+
+
+def smooth_l1_loss(input: Any, target: Any, size_average: Any = None, reduce: Any = None,
+                   reduction: str = "mean", beta: float = 1.0) -> Any:
+    """0.5 * d**2 / beta where |d| < beta, else |d| - 0.5 * beta (d = input - target)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    _warn_size(input, target)
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    if beta == 0.0:
+        return l1_loss(input, target, reduction=reduction)
+    d = input - target
+    z = F.abs(d)
+    return _reduce(F.where(z < beta, 0.5 * d * d / beta, z - 0.5 * beta), reduction)
+
+
+def huber_loss(input: Any, target: Any, reduction: str = "mean", delta: float = 1.0,
+               weight: Any = None) -> Any:
+    """0.5 * d**2 where |d| < delta, else delta * (|d| - 0.5 * delta)."""
+    reduction = _reduction(None, None, reduction)
+    _warn_size(input, target)
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    d = input - target
+    z = F.abs(d)
+    loss = F.where(z < delta, 0.5 * d * d, delta * (z - 0.5 * delta))
+    return _reduce(loss if weight is None else loss * weight, reduction)
+
+
+# ----------------------------------------------------------------- distributions
+
+
+def kl_div(input: Any, target: Any, size_average: Any = None, reduce: Any = None,
+           reduction: str = "mean", log_target: bool = False) -> Any:
+    """Pointwise KL divergence target * (log(target) - input) (input holds log-probabilities;
+    with log_target, so does target). 'batchmean' divides the sum by the batch size."""
+    if reduction == "batchmean":
+        if size_average is not None or reduce is not None:
+            reduction = _reduction(size_average, reduce, "mean")
+    else:
+        reduction = _reduction(size_average, reduce, reduction)
+        if reduction == "mean":
+            warnings.warn("reduction: 'mean' divides the total loss by both the batch size and "
+                          "the support size.'batchmean' divides only by the batch size, and "
+                          "aligns with the KL div math definition.'mean' will be changed to "
+                          "behave the same as 'batchmean' in the next major release.",
+                          stacklevel=2)
+    if log_target:
+        loss = F.exp(target) * (target - input)
+    else:  # xlogy(target, target) - target * input: 0 where target is 0
+        positive = target > 0
+        safe = F.where(positive, target, 1.0)
+        loss = F.where(positive, target * F.log(safe), 0.0) - target * input
+    if reduction == "batchmean":
+        return F.sum(loss) / input.shape[0] if input.ndim else F.sum(loss)
+    return _reduce(loss, reduction)
+
+
+# ----------------------------------------------------------------- embeddings and ranking
+
+
+def cosine_embedding_loss(input1: Any, input2: Any, target: Any, margin: float = 0.0,
+                          size_average: Any = None, reduce: Any = None,
+                          reduction: str = "mean") -> Any:
+    """1 - cos(x1, x2) where target is 1, max(0, cos - margin) where it is -1."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if input1.ndim != input2.ndim or target.ndim != input1.ndim - 1 or input1.ndim not in (1, 2):
+        raise RuntimeError(
+            f"cosine_embedding_loss: expected 1-D or 2-D inputs of one rank and a target of one "
+            f"dimension less, got input1 {list(input1.shape)}, input2 {list(input2.shape)}, "
+            f"target {list(target.shape)}")
+    dim = input1.ndim - 1
+    eps = 1e-12  # ATen's EPSILON
+    prod = F.sum(input1 * input2, dim)
+    mag1 = F.sum(input1 * input1, dim) + eps
+    mag2 = F.sum(input2 * input2, dim) + eps
+    cos = prod / F.sqrt(mag1 * mag2)
+    pos = F.where(target == 1, 1 - cos, 0.0)
+    neg = F.where(target == -1, clamp(cos - margin, min=0), 0.0)
+    return _reduce(pos + neg, reduction)
+
+
+def margin_ranking_loss(input1: Any, input2: Any, target: Any, margin: float = 0.0,
+                        size_average: Any = None, reduce: Any = None,
+                        reduction: str = "mean") -> Any:
+    """max(0, -target * (x1 - x2) + margin)."""
+    reduction = _reduction(size_average, reduce, reduction)
+    if input1.ndim != input2.ndim or input1.ndim != target.ndim:
+        raise RuntimeError(
+            f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+            f"input1: {input1.shape}, input2: {input2.shape}, target: {target.shape} ")
+    return _reduce(clamp(-target * (input1 - input2) + margin, min=0), reduction)
+
+
+def triplet_margin_loss(anchor: Any, positive: Any, negative: Any, margin: float = 1.0,
+                        p: float = 2, eps: float = 1e-6, swap: bool = False,
+                        size_average: Any = None, reduce: Any = None,
+                        reduction: str = "mean") -> Any:
+    """max(0, margin + d(a, p) - d(a, n)), d the pairwise p-distance (swap: the smaller of
+    d(a, n) and d(p, n))."""
+    from ._distance import pairwise_distance
+
+    reduction = _reduction(size_average, reduce, reduction)
+    if margin <= 0:
+        raise ValueError(f"TripletMarginLoss: expected margin to be greater than 0, got {margin} "
+                         "instead")
+    a, pos, neg = anchor.ndim, positive.ndim, negative.ndim
+    if not (a == pos == neg):
+        raise RuntimeError(
+            f"The anchor, positive, and negative tensors are expected to have the same number "
+            f"of dimensions, but got: anchor {a}D, positive {pos}D, and negative {neg}D inputs")
+    d_pos = pairwise_distance(anchor, positive, p, eps)
+    d_neg = pairwise_distance(anchor, negative, p, eps)
+    if swap:
+        d_neg = minimum(d_neg, pairwise_distance(positive, negative, p, eps))
+    return _reduce(clamp(margin + d_pos - d_neg, min=0), reduction)

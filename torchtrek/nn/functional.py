@@ -27,8 +27,15 @@ from ..tracer import current_trace, trace_error
 from ._attention import scaled_dot_product_attention
 from ._conv import avg_pool2d, conv2d, max_pool2d
 from ._fused import fused_when_large
+from ._distance import cosine_similarity, pairwise_distance
 from ._losses import (
     binary_cross_entropy,
+    cosine_embedding_loss,
+    huber_loss,
+    kl_div,
+    margin_ranking_loss,
+    smooth_l1_loss,
+    triplet_margin_loss,
     binary_cross_entropy_with_logits,
     cross_entropy,
     l1_loss,
@@ -41,7 +48,9 @@ __all__ = [
     "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "sigmoid", "tanh", "hardtanh",
     "logsigmoid", "relu6", "selu", "celu", "mish", "softmax", "log_softmax", "linear",
     "dropout", "layer_norm", "embedding", "one_hot", "conv2d", "max_pool2d", "avg_pool2d", "cross_entropy", "nll_loss", "mse_loss",
-    "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "l1_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "smooth_l1_loss",
+    "huber_loss", "kl_div", "cosine_embedding_loss", "margin_ranking_loss", "triplet_margin_loss",
+    "cosine_similarity", "pairwise_distance",
 ]
 
 # ----------------------------------------------------------------- activations
@@ -249,3 +258,9 @@ def _ones_like(x: Any) -> Any:
     from ..creation import ones_like
 
     return ones_like(x)
+
+
+def __getattr__(name: str) -> Any:
+    from .._as_torch import unsupported_attribute
+
+    raise unsupported_attribute(__name__, name)

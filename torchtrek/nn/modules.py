@@ -341,6 +341,9 @@ class Module:
         from .. import devices
 
         dtype, device = kwargs.get("dtype"), kwargs.get("device")
+        for a in (*args, dtype):
+            if isinstance(a, dtypes.UnsupportedDType):
+                raise a.error()
         for a in args:
             if isinstance(a, DType):
                 dtype = a

@@ -1,5 +1,5 @@
-"""torchtrek.optim: torch.optim's SGD, Adam and AdamW, updating parameters in place
-with torch's arithmetic, so results match torch's step for step.
+"""torch.optim.optimizer: the Optimizer base class and the arithmetic its subclasses share,
+updating parameters in place with torch's arithmetic, so results match torch's step for step.
 
 The Optimizer base class keeps parameter groups, per-parameter state, zero_grad and
 state_dict / load_state_dict in torch's layout (parameters numbered in group order).
@@ -9,6 +9,12 @@ traced into one function). No Python value is read from a tensor: Adam's step co
 a 0-d float32 tensor updated in place and its bias corrections are tensor ops, so the
 compiled code reads the current count at every call. State created during a trace is
 made of real (zero-filled) tensors, which the compiled code captures and updates in place.
+
+Hyper-parameters inside a trace: `self._hp(group, "lr")` is a live 0-d float64 tensor the
+compiled code reads, refreshed from `param_groups` before every call, so a scheduler (or the
+user) changing `g['lr']` changes the next compiled step without a recompile. Decisions taken
+on a hyper-parameter's value (`weight_decay != 0`, `nesterov`) go through `self._decide`,
+which guards them: the compiled step is rebuilt when the decision would change.
 
 Rounding: torch's CPU kernels for `add(other, alpha=a)`, `lerp` and `addcmul` are fused
 multiply-adds (one rounding); for float32 they are computed here in float64 and rounded
@@ -24,14 +30,14 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from . import autograd
-from . import functional as F
-from .ir import dtypes
-from .runtime import arrays
-from .tensor import Tensor
-from .tracer import current_trace
+from .. import autograd
+from .. import functional as F
+from ..ir import dtypes
+from ..runtime import arrays
+from ..tensor import Tensor
+from ..tracer import current_trace
 
-__all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
+__all__ = ["Optimizer", "required"]
 
 
 # ----------------------------------------------------------------- fused updates
@@ -45,27 +51,38 @@ def _narrow(t: Any, like: Any) -> Any:
     return F.cast(t, like.dtype)
 
 
-def _scalar(v: float, like: Any) -> float:
-    # torch converts the scalar to the tensor's dtype before the multiply-add
+def _scalar(v: Any, like: Any) -> Any:
+    """A hyper-parameter as torch's kernels see it: converted to the tensor's dtype (and, for
+    the float32 fused forms here, widened again); a live 0-d tensor the same way."""
+    if isinstance(v, Tensor):
+        return _wide(F.cast(v, like.dtype)) if like.dtype.is_floating_point else v
     return float(np.asarray(v, like.dtype.name)) if like.dtype.is_floating_point else v
 
 
-def _axpy(x: Any, y: Any, alpha: float) -> Any:
+def _in(v: Any, like: Any) -> Any:
+    """A hyper-parameter converted to `like`'s dtype, for a plain (unfused) tensor op."""
+    return F.cast(v, like.dtype) if isinstance(v, Tensor) else v
+
+
+def _axpy(x: Any, y: Any, alpha: Any) -> Any:
     """x + alpha * y, rounded once (torch: x.add(y, alpha=alpha))."""
-    if alpha == 1:
+    if not isinstance(alpha, Tensor) and alpha == 1:
         return x + y
     return _narrow(_wide(x) + _wide(y) * _scalar(alpha, x), x)
 
 
-def _lerp(start: Any, end: Any, weight: float) -> Any:
-    """start + weight * (end - start), torch's lerp for |weight| < 0.5 (otherwise
+def _lerp(start: Any, end: Any, weight: Any, small: bool) -> Any:
+    """start + weight * (end - start), torch's lerp for |weight| < 0.5 (`small`; otherwise
     end - (1 - weight) * (end - start)); the difference is rounded first, then one
     fused multiply-add."""
     diff = _wide(end - start)
-    w = _scalar(weight, start)
-    if abs(weight) < 0.5:
-        return _narrow(_wide(start) + diff * w, start)
+    if small:
+        return _narrow(_wide(start) + diff * _scalar(weight, start), start)
     return _narrow(_wide(end) + diff * _scalar(weight - 1, start), start)
+
+
+def _nonzero(v: Any) -> bool:
+    return v != 0
 
 
 def _real_full(like: Tensor | None, value: float = 0, dtype: Any = None) -> Tensor:
@@ -81,10 +98,10 @@ def _real_full(like: Tensor | None, value: float = 0, dtype: Any = None) -> Tens
     return Tensor._wrap(arrays.full_like_spec(shape, d.name, value, data))
 
 
-def _addcmul(x: Any, t1: Any, t2: Any, value: float) -> Any:
+def _addcmul(x: Any, t1: Any, t2: Any, value: Any) -> Any:
     """x + value * t1 * t2 as torch computes it: (value * t1) rounded, then one fused
     multiply-add with t2."""
-    return _narrow(_wide(x) + _wide(t1 * value) * _wide(t2), x)
+    return _narrow(_wide(x) + _wide(t1 * _in(value, t1)) * _wide(t2), x)
 
 
 # ----------------------------------------------------------------- base class
@@ -106,6 +123,7 @@ class Optimizer:
         # step ran (not in torch's state; see SGD._momentum_buffer)
         self._first_step: dict[Tensor, Tensor] = {}
         self.param_groups: list[dict[str, Any]] = []
+        self._live: dict[tuple, Tensor] = {}  # (group, key, index) -> its live 0-d tensor
         if isinstance(params, Tensor):
             raise TypeError("params argument given to the optimizer should be an iterable of "
                             f"Tensors or dicts, but got {params.type()}")
@@ -167,6 +185,45 @@ class Optimizer:
 
     def _state(self, p: Tensor) -> dict[str, Any]:
         return self.state.setdefault(p, {})
+
+    # ------------------------------------------------------------- hyper-parameters
+    def _group_reader(self, group: dict[str, Any], key: str, index: int | None) -> Callable[[], Any]:
+        gi = next(i for i, g in enumerate(self.param_groups) if g is group)
+
+        def read() -> Any:
+            v = self.param_groups[gi][key]
+            return v if index is None else v[index]
+        return read
+
+    def _hp(self, group: dict[str, Any], key: str, index: int | None = None) -> Any:
+        """group[key] (or group[key][index], for betas): the number eagerly; inside a trace a
+        0-d float64 tensor the compiled code reads, refreshed from the group at every call."""
+        v = group[key] if index is None else group[key][index]
+        ctx = current_trace()
+        if ctx is None or isinstance(v, Tensor):
+            return v
+        live = self._live.get((id(group), key, index))
+        if live is None:
+            live = _real_full(None, float(v), dtypes.float64)
+            self._live[(id(group), key, index)] = live
+        live._data[...] = float(v)
+        read = self._group_reader(group, key, index)
+        data = live._data
+
+        def refresh() -> None:
+            data[...] = read()
+        ctx.before_call.append(refresh)
+        return live
+
+    def _decide(self, group: dict[str, Any], key: str, test: Callable[[Any], Any] = bool,
+                index: int | None = None) -> bool:
+        """test(group[key]), a decision the traced code bakes in: guarded inside a trace."""
+        v = group[key] if index is None else group[key][index]
+        ctx = current_trace()
+        if ctx is None:
+            return bool(test(v))
+        read = self._group_reader(group, key, index)
+        return bool(ctx.guard_value(lambda: bool(test(read()))))
 
     def step(self, closure: Callable[[], Any] | None = None) -> Any:
         loss = None
@@ -233,144 +290,3 @@ def _cast_state(name: str, value: Any, param: Tensor) -> Any:
     return value.clone()
 
 
-# ----------------------------------------------------------------- SGD
-
-
-class SGD(Optimizer):
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3, momentum: float = 0,
-                 dampening: float = 0, weight_decay: float = 0, nesterov: bool = False, *,
-                 maximize: bool = False, foreach: bool | None = None,
-                 differentiable: bool = False, fused: bool | None = None) -> None:
-        if lr < 0.0:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if momentum < 0.0:
-            raise ValueError(f"Invalid momentum value: {momentum}")
-        if weight_decay < 0.0:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum and zero dampening")
-        defaults = {"lr": lr, "momentum": momentum, "dampening": dampening,
-                    "weight_decay": weight_decay, "nesterov": nesterov, "maximize": maximize,
-                    "foreach": foreach, "differentiable": differentiable, "fused": fused}
-        super().__init__(params, defaults)
-
-    def _update_group(self, group: dict[str, Any]) -> None:
-        lr, momentum, dampening = group["lr"], group["momentum"], group["dampening"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            grad = -p.grad if group["maximize"] else p.grad
-            if group["weight_decay"] != 0:
-                grad = _axpy(grad, p, group["weight_decay"])
-            if momentum != 0:
-                buf = self._momentum_buffer(p, grad, momentum, dampening)
-                grad = _axpy(grad, buf, momentum) if group["nesterov"] else buf
-            p.copy_(_axpy(p, grad, -lr))
-
-    def _momentum_buffer(self, p: Tensor, grad: Any, momentum: float, dampening: float) -> Any:
-        """The updated momentum buffer: the gradient itself on the first step (as torch),
-        momentum * buf + (1 - dampening) * grad after.
-
-        Eagerly the first step clones the gradient. Inside a trace the buffer must be a
-        real tensor and the compiled code must not depend on whether it ran before, so
-        it starts at zero (momentum * 0 + grad is exactly grad) and, when dampening
-        differs from zero, a private 0-d flag selects the first step's value."""
-        state = self._state(p)
-        buf = state.get("momentum_buffer")
-        if buf is None and current_trace() is None:
-            buf = state["momentum_buffer"] = grad.detach().clone()
-            return buf
-        if buf is None:
-            buf = state["momentum_buffer"] = _real_full(p)
-            if dampening != 0:
-                self._first_step[p] = _real_full(None, 1.0, dtypes.float32)
-        first = self._first_step.get(p)
-        buf.mul_(momentum)
-        update = _axpy(buf, grad, 1 - dampening)
-        if first is not None:
-            update = F.where(first > 0, grad, update)
-            first.zero_()
-        buf.copy_(update)
-        return buf
-
-# ----------------------------------------------------------------- Adam, AdamW
-
-
-class Adam(Optimizer):
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 0, amsgrad: bool = False, *,
-                 foreach: bool | None = None, maximize: bool = False, capturable: bool = False,
-                 differentiable: bool = False, fused: bool | None = None,
-                 decoupled_weight_decay: bool = False) -> None:
-        if not 0.0 <= lr:
-            raise ValueError(f"Invalid learning rate: {lr}")
-        if not 0.0 <= eps:
-            raise ValueError(f"Invalid epsilon value: {eps}")
-        if not 0.0 <= betas[0] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 0: {betas[0]}")
-        if not 0.0 <= betas[1] < 1.0:
-            raise ValueError(f"Invalid beta parameter at index 1: {betas[1]}")
-        if not 0.0 <= weight_decay:
-            raise ValueError(f"Invalid weight_decay value: {weight_decay}")
-        defaults = {"lr": lr, "betas": tuple(betas), "eps": eps, "weight_decay": weight_decay,
-                    "amsgrad": amsgrad, "maximize": maximize, "foreach": foreach,
-                    "capturable": capturable, "differentiable": differentiable, "fused": fused,
-                    "decoupled_weight_decay": decoupled_weight_decay}
-        super().__init__(params, defaults)
-
-    def _update_group(self, group: dict[str, Any]) -> None:
-        lr, (beta1, beta2), eps = group["lr"], group["betas"], group["eps"]
-        wd, amsgrad = group["weight_decay"], group["amsgrad"]
-        for p in group["params"]:
-            if p.grad is None:
-                continue
-            state = self._state(p)
-            if not state:
-                state["step"] = _real_full(None, 0.0, dtypes.float32)
-                state["exp_avg"] = _real_full(p)
-                state["exp_avg_sq"] = _real_full(p)
-                if amsgrad:
-                    state["max_exp_avg_sq"] = _real_full(p)
-            grad = -p.grad if group["maximize"] else p.grad
-            exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
-            step = state["step"].add_(1)
-            if wd != 0:
-                if group["decoupled_weight_decay"]:
-                    p.mul_(1 - lr * wd)
-                else:
-                    grad = _axpy(grad, p, wd)
-            exp_avg.copy_(_lerp(exp_avg, grad, 1 - beta1))
-            exp_avg_sq.copy_(_addcmul(exp_avg_sq * beta2, grad, grad, 1 - beta2))
-            # torch reads the step as a Python float and computes these in double; here
-            # they are float64 tensor ops on the step tensor, so a compiled step reads the
-            # current count at every call instead of baking in the traced one
-            step = F.cast(step, dtypes.float64)
-            step_size = lr / (1 - beta1**step)
-            bias_correction2_sqrt = F.sqrt(1 - beta2**step)
-            if amsgrad:
-                biggest = state["max_exp_avg_sq"]
-                biggest.copy_(F.where(biggest > exp_avg_sq, biggest, exp_avg_sq))
-                exp_avg_sq = biggest
-            # the double scalars reach torch's float kernels converted to the param's dtype
-            denom = F.sqrt(exp_avg_sq) / F.cast(bias_correction2_sqrt, p.dtype) + eps
-            p.add_(exp_avg * F.cast(-step_size, p.dtype) / denom)  # torch's addcdiv_
-
-
-class AdamW(Adam):
-    """Adam with decoupled weight decay (default 1e-2)."""
-
-    def __init__(self, params: Iterable[Any], lr: float = 1e-3,
-                 betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8,
-                 weight_decay: float = 1e-2, amsgrad: bool = False, *,
-                 maximize: bool = False, foreach: bool | None = None, capturable: bool = False,
-                 differentiable: bool = False, fused: bool | None = None) -> None:
-        super().__init__(params, lr, betas, eps, weight_decay, amsgrad, foreach=foreach,
-                         maximize=maximize, capturable=capturable,
-                         differentiable=differentiable, fused=fused,
-                         decoupled_weight_decay=True)
-
-    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        super().load_state_dict(state_dict)
-        for group in self.param_groups:
-            group["decoupled_weight_decay"] = True
