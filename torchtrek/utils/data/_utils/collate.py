@@ -62,7 +62,7 @@ def default_collate(batch: Sequence[Any]) -> Any:
     if isinstance(elem, int):
         return tt.tensor(list(batch))
     if isinstance(elem, (str, bytes)):
-        return list(batch)
+        return batch  # as given: a list, or a tuple when it is a field of tuple samples
     if isinstance(elem, collections.abc.Mapping):
         collated = {key: default_collate([d[key] for d in batch]) for key in elem}
         if type(elem) is dict:
