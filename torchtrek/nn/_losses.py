@@ -328,8 +328,7 @@ def triplet_margin_loss(anchor: Any, positive: Any, negative: Any, margin: float
 
     reduction = _reduction(size_average, reduce, reduction)
     if margin <= 0:
-        raise ValueError(f"TripletMarginLoss: expected margin to be greater than 0, got {margin} "
-                         "instead")
+        raise ValueError(f"margin must be greater than 0, got {margin}")
     a, pos, neg = anchor.ndim, positive.ndim, negative.ndim
     if not (a == pos == neg):
         raise RuntimeError(
