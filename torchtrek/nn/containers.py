@@ -239,9 +239,9 @@ class ParameterList(Module):
         for k, p in enumerate(self):
             if hasattr(p, "shape"):
                 size = "x".join(str(s) for s in p.shape)
-                lines.append(f"  ({k}): Parameter containing: [{p.dtype} of size {size}]")
+                lines.append(f"    ({k}): Parameter containing: [{p.dtype} of size {size}]")
             else:
-                lines.append(f"  ({k}): Object of type: {type(p).__name__}")
+                lines.append(f"    ({k}): Object of type: {type(p).__name__}")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
@@ -308,7 +308,7 @@ class ParameterDict(Module):
         lines = []
         for k, p in self.items():
             size = "x".join(str(s) for s in p.shape)
-            lines.append(f"  ({k}): Parameter containing: [{p.dtype} of size {size}]")
+            lines.append(f"    ({k}): Parameter containing: [{p.dtype} of size {size}]")
         return "\n".join(lines)
 
     def __repr__(self) -> str:
