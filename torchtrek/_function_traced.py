@@ -41,25 +41,30 @@ def apply_traced(cls: type, ctx: Any, args: tuple, kwargs: dict, separate: bool)
             and id(o) not in ctx.non_differentiable]
     if not diff:
         return out
-    rule, captured = _trace_backward(cls, ctx, [outs[k] for k in diff], wants, len(args), outer)
+    rule, captured = _trace_backward(cls, ctx, outs, wants, len(args), outer)
     rule_id = next(_ids)
     CUSTOM_VJPS[rule_id] = rule
     operands = [args[i] for i in wants] + captured
     result = list(outs)
-    for j, k in enumerate(diff):
+    tensor_pos = [k for k, o in enumerate(outs) if isinstance(o, Tensor)]
+    for k in diff:
         result[k] = bind("custom_vjp", [outs[k], *operands],
-                         {"rule": rule_id, "out": j, "n_x": len(wants)})
+                         {"rule": rule_id, "out": tensor_pos.index(k), "n_x": len(wants)})
     return tuple(result) if isinstance(out, tuple) else result[0]
 
 
-def _trace_backward(cls: type, ctx: Any, outs: list[Tensor], wants: list[int], n_args: int,
+def _trace_backward(cls: type, ctx: Any, outs: tuple, wants: list[int], n_args: int,
                     outer: TraceContext) -> tuple[_Rule, list[Any]]:
     sub = TraceContext(cls.__name__ + "_backward")
     with tracing(sub):
+        # a cotangent per tensor output (zeros for the ones without a gradient), None for
+        # the others, as torch calls backward
         cts = [Tensor._symbolic(sub.new_input(o._type(), "grad_" + o._hint), sub, False)
-               for o in outs]
+               for o in outs if isinstance(o, Tensor)]
+        it = iter(cts)
+        args = [next(it) if isinstance(o, Tensor) else None for o in outs]
         with autograd.no_grad():
-            got = cls.backward(ctx, *cts)
+            got = cls.backward(ctx, *args)
         got = got if isinstance(got, tuple) else (got,)
         if len(got) < n_args:
             raise RuntimeError(f"function {cls.__name__}Backward returned an incorrect number of "
