@@ -25,6 +25,7 @@ from ..ops.activations import (celu, elu, gelu, hardtanh, leaky_relu, logsigmoid
                                selu, silu, softplus)
 from ..tracer import current_trace, trace_error
 from ._attention import scaled_dot_product_attention
+from ._resample import crop, interpolate, pad_by_index, upsample
 from ._conv import avg_pool2d, conv2d, max_pool2d
 from ._fused import fused_when_large
 from ._distance import cosine_similarity, pairwise_distance
@@ -44,7 +45,7 @@ from ._losses import (
 )
 
 __all__ = [
-    "pad", "scaled_dot_product_attention",
+    "pad", "scaled_dot_product_attention", "interpolate", "upsample",
     "relu", "leaky_relu", "elu", "gelu", "silu", "softplus", "sigmoid", "tanh", "hardtanh",
     "logsigmoid", "relu6", "selu", "celu", "mish", "softmax", "log_softmax", "linear",
     "dropout", "layer_norm", "embedding", "one_hot", "conv2d", "max_pool2d", "avg_pool2d", "cross_entropy", "nll_loss", "mse_loss",
@@ -231,18 +232,23 @@ def one_hot(tensor: Any, num_classes: int = -1) -> Any:
 
 
 def pad(input: Any, pad: Any, mode: str = "constant", value: float | None = None) -> Any:
-    """torch.nn.functional.pad, constant mode: `pad` lists (before, after) pairs starting
-    from the last dimension."""
+    """torch.nn.functional.pad: `pad` lists (before, after) pairs starting from the last
+    dimension; constant (negative values crop), reflect, replicate or circular."""
     from .._dispatch import bind
 
-    if mode != "constant":
-        raise NotImplementedError(f"pad mode {mode!r} is not supported yet (only 'constant')")
     if len(pad) % 2 or len(pad) // 2 > input.ndim:
         raise RuntimeError(
             f"Padding length must be divisible by 2 and at most twice the number of dimensions "
             f"of the input, got {len(pad)} for a {input.ndim}-d input")
-    if any(p < 0 for p in pad):
-        raise NotImplementedError("negative padding (cropping) is not supported yet; slice instead")
+    if mode != "constant":
+        if mode not in ("reflect", "replicate", "circular"):
+            raise NotImplementedError(f"Unrecognised padding mode {mode}")
+        if value:
+            raise ValueError(f'Padding mode "{mode}"" doesn\'t take in value argument.')
+        return pad_by_index(input, pad, mode)
+    input, pad = crop(input, pad)
+    if not any(pad):
+        return input
     widths = [(0, 0)] * input.ndim
     for i in range(len(pad) // 2):
         widths[input.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))

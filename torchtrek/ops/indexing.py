@@ -21,11 +21,11 @@ from ._subscript import _check_bounds, _tensor_cls, getitem, parse, setitem
 
 __all__ = [
     "index_select", "gather", "scatter", "scatter_add", "masked_fill", "masked_select", "take",
-    "take_along_dim", "index_add", "index_put", "nonzero", "argwhere",
+    "take_along_dim", "index_add", "index_copy", "index_put", "nonzero", "argwhere",
 ]
 METHODS: list[Any] = __all__[:] + [
     {"__getitem__": getitem}, {"__setitem__": setitem},
-    "masked_fill_", "scatter_", "scatter_add_", "index_add_", "index_put_",
+    "masked_fill_", "scatter_", "scatter_add_", "index_add_", "index_copy_", "index_put_",
 ]
 
 _TYPE = F._torch_type_name  # Float, Long, ... as torch's messages spell dtypes
@@ -205,6 +205,30 @@ def index_add(x: Any, dim: int, index: Any, source: Any, *, alpha: Any = 1) -> A
     return F.reshape(out, ()) if x.ndim == 0 else out
 
 
+def index_copy(x: Any, dim: int, index: Any, source: Any) -> Any:
+    """x with x[..., index[i], ...] = source[..., i, ...] along `dim` (the last write wins for
+    a repeated index; torch leaves that order unspecified)."""
+    if index.ndim > 1:
+        raise IndexError(f"index_copy_(): Index should have dimension 1 or 0 (got {index.ndim})")
+    _int_index(index, "index_copy_", "int64")
+    if source.dtype is not x.dtype:
+        raise RuntimeError(f"index_copy_(): self and source expected to have the same dtype, "
+                           f"but got (self) {_TYPE(x.dtype)} and (source) {_TYPE(source.dtype)}")
+    d = normalize_dim(dim, x.ndim)
+    n = index.numel()
+    if x.ndim and source.ndim and source.shape[d] != n:
+        raise IndexError(f"index_copy_(): Number of indices ({n}) should be equal to "
+                         f"source.size(dim) ({source.shape[d]})")
+    _bounds(index, x.shape[d] if x.ndim else 1,
+            "index_copy_(): index {} is out of bounds for dimension %d with size %d"
+            % (d, x.shape[d] if x.ndim else 1))
+    x1 = F.reshape(x, (1,)) if x.ndim == 0 else x
+    src = F.reshape(source, (1,)) if source.ndim == 0 else source
+    out = bind("index_put", [x1, src, F.reshape(index, (-1,))], {"dims": (d,), "accumulate": False},
+               grad_name="IndexCopyBackward0")
+    return F.reshape(out, ()) if x.ndim == 0 else out
+
+
 def index_put(x: Any, indices: Sequence[Any], values: Any, accumulate: bool = False) -> Any:
     """torch.index_put: x with x[indices] = values (+= when accumulate), out of place."""
     Tensor = _tensor_cls()
@@ -293,4 +317,5 @@ masked_fill_ = _in_place("masked_fill_", masked_fill)
 scatter_ = _in_place("scatter_", scatter)
 scatter_add_ = _in_place("scatter_add_", scatter_add)
 index_add_ = _in_place("index_add_", index_add)
+index_copy_ = _in_place("index_copy_", lambda x, dim, index, source: index_copy(x, dim, index, source))
 index_put_ = _in_place("index_put_", index_put)
