@@ -63,7 +63,8 @@ def run(out_dir: str = "torchtrek-demo-out", steps: int = 400) -> int:
     y = x ** 2 + 3 * x + 5
     y.backward()
     print(">>> x = tt.tensor(2.0, requires_grad=True); y = x ** 2 + 3 * x + 5; y.backward()")
-    print(f">>> print(x.grad)\n{x.grad}")
+    print(">>> print(x.grad)")
+    print(x.grad)
     print(tt.explain(_seed, tt.tensor(2.0)))
 
     _heading("2. An MLP classifier traced into IR (forward, then the derived backward)")

@@ -410,6 +410,7 @@ def test_demo(work: Path, runs: dict[str, Result]) -> None:
     acc = re.search(r"accuracy (\d+(?:\.\d+)?)%", stdout)
     assert acc and 0 <= float(acc.group(1)) <= 100
     assert "dy/dx = 2*x + 3" in stdout
+    assert ">>> print(x.grad)\ntensor(7.)\n" in stdout  # what PyTorch prints, not `7.0`
     artifacts = [Path(line.strip()) for line in stdout.splitlines()
                  if line.startswith("  ") and line.strip().startswith("/")]
     assert artifacts, stdout
