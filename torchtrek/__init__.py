@@ -65,6 +65,7 @@ from .ops.math import *  # noqa: F401,F403
 from .ops.reductions import *  # noqa: F401,F403
 from .ops.shape import *  # noqa: F401,F403
 from .ops.sorting import *  # noqa: F401,F403
+from .ops.composite import *  # noqa: F401,F403
 from .compiler import grad, trace, value_and_grad
 from .explain import explain
 from .export import export
@@ -77,6 +78,7 @@ from ._legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTen
                       IntTensor, LongTensor, ShortTensor)
 from .amp import autocast
 from .ir.dtypes import bfloat16, complex32, complex64, complex128
+from . import serialization
 from .serialization import save
 from .serialization import load
 from ._as_torch import install_as_torch

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from .compiler import CompiledFunction
-from .nn.modules import Module
+from .nn.modules.module import Module
 
 
 class OptimizedModule(Module):

@@ -15,19 +15,29 @@ NODE is a JSON object with exactly one key, the kind of value:
     {"int": 3}   {"float": "0.1"} (repr: also inf and nan)   {"bool": true}
     {"str": "..."}   {"none": null}   {"dtype": "float32"}
 
+    {"pickle": 0}     any other object (a whole nn.Module, as torch.save(model) stores
+                      it) -> objects/0.pkl, a pickle whose tensors are references to
+                      tensors/N.npy entries (pickle persistent ids)
+
 A tensor stored twice (shared between entries) is written once and loads as one object.
-Nothing is unpickled on load: arrays are read with allow_pickle=False and only the node
-kinds above are built, so loading a file cannot run code.
+Arrays are read with allow_pickle=False. A "pickle" entry is unpickled as torch.load does
+it: with weights_only (the default) only allowlisted globals may be built, the containers
+and TorchTrek's own types plus what `add_safe_globals` / `safe_globals` name (the user's
+module classes); weights_only=False unpickles anything, so only for trusted files.
 """
 
 from __future__ import annotations
 
+import builtins
+import collections
+import contextlib
 import io
 import json
 import os
+import pickle
 import zipfile
 from collections import OrderedDict
-from typing import IO, Any
+from typing import IO, Any, Iterable, Iterator
 
 import numpy as np
 
@@ -38,7 +48,42 @@ from .tensor import Size, Tensor, dtype_of_array
 FORMAT, VERSION = "torchtrek", 1
 _HEADER = "torchtrek.json"
 
-__all__ = ["save", "load"]
+__all__ = ["save", "load", "add_safe_globals", "get_safe_globals", "clear_safe_globals",
+           "safe_globals"]
+
+_user_safe: list[Any] = []
+
+
+def add_safe_globals(safe: Iterable[Any]) -> None:
+    """Allow these classes / functions to be built by a weights_only load (as torch's)."""
+    _user_safe.extend(safe)
+
+
+def get_safe_globals() -> list[Any]:
+    return list(_user_safe)
+
+
+def clear_safe_globals() -> None:
+    _user_safe.clear()
+
+
+@contextlib.contextmanager
+def safe_globals(safe: Iterable[Any]) -> Iterator[None]:
+    """`with safe_globals([MyModel]): tt.load(f)`: allowlisted for this block only."""
+    added = list(safe)
+    _user_safe.extend(added)
+    try:
+        yield
+    finally:
+        for g in added:
+            _user_safe.remove(g)
+
+
+def _default_safe() -> list[Any]:
+    from .nn.parameter import Parameter
+
+    return [collections.OrderedDict, builtins.set, builtins.frozenset, builtins.slice,
+            builtins.complex, dtypes._by_name, dtypes.UnsupportedDType, Parameter, Tensor, Size]
 
 
 def save(obj: Any, f: str | os.PathLike | IO[bytes], pickle_module: Any = None,
@@ -47,15 +92,27 @@ def save(obj: Any, f: str | os.PathLike | IO[bytes], pickle_module: Any = None,
     float, bool, None, dtypes) to the path or binary file `f`."""
     arrays: list[np.ndarray] = []
     ids: dict[int, int] = {}
-    node = _encode(obj, arrays, ids)
+    pickles: list[bytes] = []
+    node = _encode(obj, arrays, ids, pickles)
     with zipfile.ZipFile(f, "w", zipfile.ZIP_STORED) as z:
         z.writestr(_HEADER, json.dumps({"format": FORMAT, "version": VERSION, "object": node}))
+        for i, blob in enumerate(pickles):
+            z.writestr(f"objects/{i}.pkl", blob)
         for i, a in enumerate(arrays):
             with z.open(f"tensors/{i}.npy", "w", force_zip64=True) as out:
                 np.lib.format.write_array(out, a, allow_pickle=False)
 
 
-def _encode(obj: Any, arrays: list[np.ndarray], ids: dict[int, int]) -> dict[str, Any]:
+def _tensor_spec(obj: Tensor, array_id: Any) -> dict[str, Any]:
+    from .nn.parameter import Parameter
+
+    data = obj._concrete("tt.save(tensor)")
+    return {"id": array_id(id(obj), data), "requires_grad": obj.requires_grad,
+            "parameter": isinstance(obj, Parameter)}
+
+
+def _encode(obj: Any, arrays: list[np.ndarray], ids: dict[int, int],
+            pickles: list[bytes] | None = None) -> dict[str, Any]:
     def array_id(key: int, a: np.ndarray) -> int:
         if key not in ids:
             ids[key] = len(arrays)
@@ -63,14 +120,10 @@ def _encode(obj: Any, arrays: list[np.ndarray], ids: dict[int, int]) -> dict[str
         return ids[key]
 
     def enc(x: Any) -> dict[str, Any]:
-        return _encode(x, arrays, ids)
+        return _encode(x, arrays, ids, pickles)
 
     if isinstance(obj, Tensor):
-        data = obj._concrete("tt.save(tensor)")
-        from .nn.parameter import Parameter
-
-        return {"tensor": {"id": array_id(id(obj), data), "requires_grad": obj.requires_grad,
-                           "parameter": isinstance(obj, Parameter)}}
+        return {"tensor": _tensor_spec(obj, array_id)}
     if isinstance(obj, np.ndarray):
         dtype_of_array(obj)  # only the dtypes tensors have (no object arrays)
         return {"ndarray": array_id(id(obj), obj)}
@@ -98,10 +151,34 @@ def _encode(obj: Any, arrays: list[np.ndarray], ids: dict[int, int]) -> dict[str
         return {"list": [enc(v) for v in obj]}
     if isinstance(obj, tuple) and type(obj) is tuple:
         return {"tuple": [enc(v) for v in obj]}
+    if pickles is not None:
+        return {"pickle": _pickle_object(obj, array_id, pickles)}
     raise TypeError(
         f"tt.save cannot store a {type(obj).__module__}.{type(obj).__qualname__}: only tensors, "
         "NumPy arrays, dicts, lists, tuples, str, int, float, bool, None and dtypes (objects "
         "are never pickled; save a module's state_dict() instead of the module)")
+
+
+def _pickle_object(obj: Any, array_id: Any, pickles: list[bytes]) -> int:
+    """`obj` pickled (a module, as torch.save(model) stores it), its tensors by reference."""
+    buf = io.BytesIO()
+
+    class _Pickler(pickle.Pickler):
+        def persistent_id(self, x: Any) -> Any:
+            if isinstance(x, Tensor):
+                return ("tensor", _tensor_spec(x, array_id))
+            if isinstance(x, np.ndarray):
+                dtype_of_array(x)
+                return ("ndarray", array_id(id(x), x))
+            return None
+
+    try:
+        _Pickler(buf, protocol=4).dump(obj)
+    except (pickle.PicklingError, TypeError, AttributeError) as err:
+        raise TypeError(f"tt.save cannot store a {type(obj).__module__}."
+                        f"{type(obj).__qualname__}: it does not pickle ({err})") from None
+    pickles.append(buf.getvalue())
+    return len(pickles) - 1
 
 
 class _Reader:
@@ -109,6 +186,7 @@ class _Reader:
         self.z, self.where = z, where
         self.arrays: dict[int, np.ndarray] = {}
         self.tensors: dict[int, Tensor] = {}
+        self.weights_only = True
 
     def array(self, i: int) -> np.ndarray:
         if i not in self.arrays:
@@ -134,6 +212,34 @@ class _Reader:
             self.tensors[i] = t
         return self.tensors[i]
 
+    def unpickle(self, i: int) -> Any:
+        reader = self
+        weights_only = self.weights_only
+        allowed = {id(g) for g in _default_safe() + _user_safe}
+
+        class _Unpickler(pickle.Unpickler):
+            def find_class(self, module: str, name: str) -> Any:
+                obj = super().find_class(module, name)
+                if weights_only and id(obj) not in allowed:
+                    raise pickle.UnpicklingError(
+                        f"Weights only load failed. Unsupported global: GLOBAL {module}.{name} "
+                        f"was not an allowed global by default. Please use "
+                        f"`torch.serialization.add_safe_globals([{name}])` or the "
+                        f"`torch.serialization.safe_globals([{name}])` context manager to "
+                        f"allowlist this global if you trust this class/function (or load "
+                        f"with weights_only=False if you trust the whole file).")
+                return obj
+
+            def persistent_load(self, pid: Any) -> Any:
+                kind, spec = pid
+                return reader.tensor(spec) if kind == "tensor" else reader.array(int(spec)).copy()
+
+        try:
+            blob = self.z.read(f"objects/{i}.pkl")
+        except KeyError:
+            raise RuntimeError(f"{self.where}: object entry {i} is missing") from None
+        return _Unpickler(io.BytesIO(blob)).load()
+
     def decode(self, node: Any) -> Any:
         if not isinstance(node, dict) or not node:
             raise RuntimeError(f"{self.where}: malformed entry {node!r} in torchtrek.json")
@@ -157,6 +263,8 @@ class _Reader:
             return float(v)
         if kind == "dtype":
             return dtypes.dtype_from_name(v)
+        if kind == "pickle":
+            return self.unpickle(int(v))
         raise RuntimeError(f"{self.where}: unknown entry kind {kind!r} in torchtrek.json")
 
 
@@ -189,7 +297,9 @@ def load(f: str | os.PathLike | IO[bytes], map_location: Any = None, pickle_modu
         if header.get("version") != VERSION:
             raise RuntimeError(f"{where} was written in TorchTrek file format version "
                                f"{header.get('version')}; this version reads {VERSION}")
+        reader = _Reader(z, where)
+        reader.weights_only = weights_only is None or bool(weights_only)
         try:
-            return _Reader(z, where).decode(header["object"])
+            return reader.decode(header["object"])
         except (KeyError, TypeError, ValueError) as err:
             raise RuntimeError(f"{where}: corrupt contents ({type(err).__name__}: {err})") from None

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any, Iterator
 
-from .modules import Module, _addindent
+from .modules.module import Module, _addindent
 from .parameter import Parameter
 
 

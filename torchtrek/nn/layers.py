@@ -13,7 +13,7 @@ from ..tensor import Tensor
 from . import functional as F
 from . import init
 from ._conv import _pair
-from .modules import Module
+from .modules.module import Module
 from .parameter import Parameter
 
 

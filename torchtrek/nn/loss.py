@@ -7,7 +7,7 @@ from typing import Any
 
 from ..tensor import Tensor
 from . import functional as F
-from .modules import Module
+from .modules.module import Module
 
 
 class _Loss(Module):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import functional as F
-from .modules import Module
+from .modules.module import Module
 
 
 def _tuple(padding: Any, n: int) -> tuple[int, ...]:

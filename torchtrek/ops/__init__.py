@@ -5,6 +5,6 @@ Tensor methods, `x.NAME(...)`, calling the function with the tensor first). A na
 METHODS may map to another function through a dict entry: {"method_name": function}.
 """
 
-from . import indexing, linalg, math, misc, reductions, shape, sorting
+from . import composite, indexing, linalg, math, misc, reductions, shape, sorting
 
-FAMILIES = (math, reductions, shape, indexing, linalg, misc, sorting)
+FAMILIES = (math, reductions, shape, indexing, linalg, misc, sorting, composite)

@@ -11,12 +11,12 @@ import inspect
 from collections import OrderedDict, namedtuple
 from typing import Any, Callable, Iterator, Mapping
 
-from .. import autograd
-from ..ir import dtypes
-from ..ir.dtypes import DType
-from ..tensor import Tensor
-from ..tracer import current_trace
-from .parameter import Parameter
+from ... import autograd
+from ...ir import dtypes
+from ...ir.dtypes import DType
+from ...tensor import Tensor
+from ...tracer import current_trace
+from ..parameter import Parameter
 
 _DEFAULT_HINT = "c"  # Tensor's hint until something names it
 
@@ -338,7 +338,7 @@ class Module:
         """Module.to(dtype), .to(device), .to(device, dtype), .to(tensor): parameters and
         buffers move and change dtype in place (floating ones only, for a dtype); the
         Parameter objects stay the same, as in torch."""
-        from .. import devices
+        from ... import devices
 
         dtype, device = kwargs.get("dtype"), kwargs.get("device")
         for a in (*args, dtype):
