@@ -73,7 +73,7 @@ from . import autograd, debug, nn
 from . import optim
 from . import linalg
 from . import utils
-from . import accelerator, amp, backends, distributed
+from . import accelerator, amp, backends, distributed, onnx
 from ._legacy import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatTensor, HalfTensor,
                       IntTensor, LongTensor, ShortTensor)
 from .amp import autocast

@@ -265,3 +265,120 @@ def test_mlp_with_a_custom_autograd_function(mode):
         out[m.__name__] = [float(step(m.tensor(x), m.tensor(y)).detach())
                            for x, y in zip(xs, ys)]
     np.testing.assert_allclose(out["torchtrek"], out["torch"], rtol=1e-4)
+
+
+# ----------------------------------------------------------------- char-level LSTM / GRU models
+
+
+def char_lm(m, kind, vocab=11, emb=8, hidden=12):
+    class CharLM(m.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = m.nn.Embedding(vocab, emb)
+            self.rnn = getattr(m.nn, kind)(emb, hidden, num_layers=2, batch_first=True)
+            self.head = m.nn.Linear(hidden, vocab)
+
+        def forward(self, x, h=None):
+            out, h = self.rnn(self.embed(x), h)
+            return self.head(out), h
+    return CharLM()
+
+
+def _detach(h):
+    return tuple(t.detach() for t in h) if isinstance(h, tuple) else h.detach()
+
+
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+@pytest.mark.parametrize("mode", MODES)
+def test_char_level_language_model(kind, mode):
+    rng = np.random.RandomState(4)
+    text = rng.randint(0, 11, 4 * 3 * 7 + 1)
+    torch.manual_seed(4)
+    th = char_lm(torch, kind)
+    net = char_lm(tt, kind)
+    _copy_weights(th, net)
+    out = {}
+    for m, model in ((torch, th), (tt, net)):
+        opt = m.optim.Adam(model.parameters(), lr=0.01)
+        fwd = tt.compile(model) if (m is tt and mode == "compile_model") else model
+
+        def step(x, y, h):  # truncated BPTT: the state carries over, detached
+            logits, h = fwd(x, h)
+            loss = m.nn.functional.cross_entropy(logits.reshape(-1, 11), y.reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            m.nn.utils.clip_grad_norm_(model.parameters(), 0.5)
+            opt.step()
+            return loss, _detach(h)
+
+        if m is tt and mode == "compile_step":
+            step = tt.compile(step)
+        h = None
+        losses = []
+        data = text[:-1].reshape(3, 4 * 7)
+        target = text[1:].reshape(3, 4 * 7)
+        for i in range(4):
+            x = m.tensor(data[:, i * 7:(i + 1) * 7])
+            y = m.tensor(target[:, i * 7:(i + 1) * 7])
+            if m is tt and mode == "compile_step" and h is None:
+                z = tt.zeros(2, 3, 12)
+                h = (z, z.clone()) if kind == "LSTM" else z  # one signature for every call
+            loss, h = step(x, y, h)
+            losses.append(float(loss.detach()))
+        out[m.__name__] = losses
+    np.testing.assert_allclose(out["torchtrek"], out["torch"], rtol=1e-4)
+
+
+# ----------------------------------------------------------------- a small seq2seq nn.Transformer
+
+
+def seq2seq(m, vocab=9, d=8):
+    class Seq2Seq(m.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.src_emb = m.nn.Embedding(vocab, d)
+            self.tgt_emb = m.nn.Embedding(vocab, d)
+            self.transformer = m.nn.Transformer(d, 2, 1, 1, 16, dropout=0.0, batch_first=True)
+            self.out = m.nn.Linear(d, vocab)
+
+        def forward(self, src, tgt):
+            mask = m.nn.Transformer.generate_square_subsequent_mask(tgt.size(1))
+            h = self.transformer(self.src_emb(src), self.tgt_emb(tgt), tgt_mask=mask,
+                                 tgt_is_causal=True)
+            return self.out(h)
+    return Seq2Seq()
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_seq2seq_transformer(mode):
+    rng = np.random.RandomState(5)
+    src = rng.randint(1, 9, (4, 2, 6))
+    tgt = np.flip(src, -1).copy()  # learn to reverse
+    torch.manual_seed(5)
+    th = seq2seq(torch)
+    net = seq2seq(tt)
+    _copy_weights(th, net)
+    out = {}
+    for m, model in ((torch, th), (tt, net)):
+        opt = m.optim.AdamW(model.parameters(), lr=0.01)
+        sched = m.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / 2))
+        fwd = tt.compile(model) if (m is tt and mode == "compile_model") else model
+
+        def step(s, t_in, t_out):
+            logits = fwd(s, t_in)
+            loss = m.nn.functional.cross_entropy(logits.reshape(-1, 9), t_out.reshape(-1),
+                                                 label_smoothing=0.1)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            return loss
+
+        if m is tt and mode == "compile_step":
+            step = tt.compile(step)
+        losses = []
+        for b in range(4):
+            s, t = m.tensor(src[b]), m.tensor(tgt[b])
+            losses.append(float(step(s, t[:, :-1], t[:, 1:]).detach()))
+            sched.step()
+        out[m.__name__] = losses
+    np.testing.assert_allclose(out["torchtrek"], out["torch"], rtol=1e-4)

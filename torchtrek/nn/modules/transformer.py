@@ -347,6 +347,12 @@ class TransformerEncoder(Module):
     def __init__(self, encoder_layer: TransformerEncoderLayer, num_layers: int, norm: Any = None,
                  enable_nested_tensor: bool = True, mask_check: bool = True) -> None:
         super().__init__()
+        if enable_nested_tensor and not encoder_layer.self_attn.batch_first:
+            import warnings
+
+            warnings.warn("enable_nested_tensor is True, but self.use_nested_tensor is False "
+                          "because encoder_layer.self_attn.batch_first was not True(use "
+                          "batch_first for better inference performance)", stacklevel=2)
         self.layers = _clones(encoder_layer, num_layers)
         self.num_layers = num_layers
         self.norm = norm
