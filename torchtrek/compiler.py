@@ -713,7 +713,7 @@ class CompiledFunction:
             f"entries); calls needing a new one now run eagerly (correct, not compiled). "
             f"Last recompile: {why or 'a new signature'}. Raise the limit with "
             f"tt.compile(..., cache_size_limit=N), or see TORCHTREK_LOGS=recompiles,guards.",
-            RuntimeWarning, stacklevel=4)
+            RuntimeWarning, stacklevel=_user_stacklevel())
 
     def _build_dynamic(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool,
                        pattern: "dynamic.SizePattern") -> "_DynamicEntry":
@@ -811,6 +811,16 @@ _TORCH_BACKENDS = ("inductor", "eager", "aot_eager", "cudagraphs")  # torch.comp
 _warned_no_cc = False
 
 
+def _user_stacklevel() -> int:
+    """The warnings stacklevel of the first caller outside the torchtrek package."""
+    pkg = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    f, level = sys._getframe(1), 1
+    while f is not None and os.path.abspath(f.f_code.co_filename).startswith(pkg + os.sep) \
+            and "/tests/" not in f.f_code.co_filename:
+        f, level = f.f_back, level + 1
+    return level
+
+
 def cpu_backend(requested: str | None = None) -> str:
     """The backend a compiled function runs on the CPU: `requested` ("c" or "numpy"), or
     by default ($TORCHTREK_BACKEND, else) the fastest this machine has: C when a C
@@ -826,7 +836,7 @@ def cpu_backend(requested: str | None = None) -> str:
             _warned_no_cc = True
             warnings.warn("torchtrek: no working C compiler found, compiled functions run on the "
                           "NumPy backend (slower). Install gcc or clang (or set CC) for the native "
-                          "backend.", RuntimeWarning, stacklevel=4)
+                          "backend.", RuntimeWarning, stacklevel=_user_stacklevel())
         return "numpy"
     if choice == "c":
         if not native.available():
