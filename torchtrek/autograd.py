@@ -586,11 +586,6 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None,
     not), returned as a tuple; no .grad is touched."""
     from .tensor import Tensor
 
-    if create_graph:
-        raise NotImplementedError(
-            "tt.autograd.grad(..., create_graph=True) (differentiating a gradient eagerly) "
-            "is not supported; for higher derivatives use tt.grad(tt.grad(f))"
-        )
     if is_grads_batched:
         raise NotImplementedError("is_grads_batched=True is not supported")
     if materialize_grads and allow_unused is False:
@@ -607,12 +602,19 @@ def grad(outputs: Any, inputs: Any, grad_outputs: Any = None,
     for t in roots + ins:
         if not isinstance(t, Tensor):
             raise TypeError(f"expected Tensor, got {type(t).__name__}")
-        if t._var is not None:
-            raise RuntimeError(
-                "tt.autograd.grad inside a compiled function is not supported; use "
-                "tt.grad(f) or .backward() there")
     if isinstance(grad_outputs, Tensor) or grad_outputs is None:
         grad_outputs = [grad_outputs] * len(roots)
+    if any(t._var is not None for t in roots + ins):  # inside a traced (compiled) function
+        from ._traced_grad import traced_grad
+
+        return traced_grad(roots, ins, list(grad_outputs), create_graph, bool(allow_unused),
+                           materialize_grads)
+    if create_graph:
+        raise NotImplementedError(
+            "torch.autograd.grad(..., create_graph=True) eagerly (differentiating a gradient "
+            "op by op) is not supported by TorchTrek; inside a compiled function it is: "
+            "torch.compile (tt.compile) the training step that computes the gradient penalty, "
+            "or use tt.grad(tt.grad(f)) for higher derivatives")
     grads = _root_grads(roots, list(grad_outputs))
     for t in ins:
         if not t.requires_grad:
