@@ -51,3 +51,14 @@ def test_thread_throughput_runs_two_threads():
     spec.loader.exec_module(bench)
     one, two = bench.thread_throughput("c", steps=3)
     assert one > 0 and two > 0
+
+
+def test_sequence_benchmark_quick_mode_checks_against_torch():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "seq_bench.py"
+    spec = importlib.util.spec_from_file_location("seq_bench", path)
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    rows = bench.run(quick=True)
+    assert [r[0].split()[0] for r in rows] == ["attention", "LSTM"]
+    assert all(set(t) == {"torch eager", "tt eager", "tt c"} for _, t in rows)
+    assert "ms" in bench.report(rows)

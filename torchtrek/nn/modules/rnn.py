@@ -20,6 +20,7 @@ from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence
+from ._bptt import Recurrence
 from .module import Module
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
@@ -230,13 +231,10 @@ class RNNBase(Module):
 
     def _run(self, x: Any, h: Any, c: Any, w_ih: Any, w_hh: Any, b_ih: Any, b_hh: Any,
              w_hr: Any, reverse: bool, _batch_sizes: Any) -> tuple[Any, Any, Any]:
-        T = x.shape[0]
         xw = F.linear(x, w_ih, b_ih)  # the whole sequence's input projection, one matmul
-        outs: list[Any] = [None] * T
-        for t in (range(T - 1, -1, -1) if reverse else range(T)):
-            h, c = _cell_step(self.mode, xw[t], h, c, w_hh, b_hh, w_hr)
-            outs[t] = h
-        return tt.stack(outs, 0), h, c
+        # the time loop as one autograd node (backpropagation through time in _bptt.py)
+        out, h, c = Recurrence.apply(xw, h, c, w_hh, b_hh, w_hr, self.mode, reverse)
+        return out, h, (c if self.mode == "LSTM" else None)
 
     def _run_packed(self, data: Any, h0: Any, c0: Any, w_ih: Any, w_hh: Any, b_ih: Any,
                     b_hh: Any, w_hr: Any, reverse: bool, batch_sizes: list[int]) -> tuple:
