@@ -411,6 +411,15 @@ def test_demo(work: Path, runs: dict[str, Result]) -> None:
     assert acc and 0 <= float(acc.group(1)) <= 100
     assert "dy/dx = 2*x + 3" in stdout
     assert ">>> print(x.grad)\ntensor(7.)\n" in stdout  # what PyTorch prints, not `7.0`
+    png = out / "loss.png"
+    try:
+        import matplotlib  # noqa: F401  (the demo extra)
+    except ImportError:
+        assert not png.exists() and "skipped loss.png" in stdout
+    else:
+        head = png.read_bytes()[:24]
+        assert head[:8] == b"\x89PNG\r\n\x1a\n" and head[12:16] == b"IHDR"
+        assert (int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")) == (640, 360)
     artifacts = [Path(line.strip()) for line in stdout.splitlines()
                  if line.startswith("  ") and line.strip().startswith("/")]
     assert artifacts, stdout
