@@ -8,6 +8,7 @@ of one dtype (comparisons return bool).
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import sympy
@@ -252,6 +253,24 @@ def _infer_matmul(types: Sequence[TensorType], a: dict[str, Any]) -> tuple[Tenso
     return (TensorType(shape, x.dtype),)
 
 
+def _folded_grad(b: Builder, ct2: Atom, operand2: Atom, other: Atom, left: bool) -> Atom | None:
+    """A batched operand times a 2-D one (x @ W with x (..., M, K)): fold the batch dims into
+    the rows, one GEMM per gradient, as torch's matmul does, instead of a batch of small
+    products (and, for W, a (batch, K, N) array summed back down)."""
+    batched, flat = (operand2, other) if left else (other, operand2)
+    if flat.ndim != 2 or batched.ndim <= 2 or ct2.ndim != batched.ndim:
+        return None
+    rows = math.prod(batched.shape[:-1])
+    if left:  # dx = (ct @ W^T), folded: (P, N) @ (N, K) -> (..., M, K)
+        ct_f = b.emit("reshape", [ct2], shape=(rows, ct2.shape[-1]))
+        w_t = b.emit("permute", [flat], perm=(1, 0))
+        return b.emit("reshape", [b.emit("matmul", [ct_f, w_t])], shape=operand2.shape)
+    # dW = x^T @ ct over every row: (K, P) @ (P, N)
+    x_f = b.emit("reshape", [batched], shape=(rows, batched.shape[-1]))
+    ct_f = b.emit("reshape", [ct2], shape=(rows, ct2.shape[-1]))
+    return b.emit("matmul", [b.emit("permute", [x_f], perm=(1, 0)), ct_f])
+
+
 def _vjp_matmul(b: Builder, eqn: Eqn, ct: Atom) -> list[Atom | None]:
     x, y = eqn.inputs
     # Work on >= 2-D operands; the driver sums broadcast batch dims back down.
@@ -263,6 +282,11 @@ def _vjp_matmul(b: Builder, eqn: Eqn, ct: Atom) -> list[Atom | None]:
     for operand, operand2, other, left in ((x, x2, y2, True), (y, y2, x2, False)):
         if not operand.dtype.is_floating_point:
             grads.append(None)
+            continue
+        folded = _folded_grad(b, ct2, operand2, other, left)
+        if folded is not None:
+            grads.append(folded if operand.ndim >= 2 else
+                         b.emit("reshape", [folded], shape=operand.shape))
             continue
         perm = tuple(range(other.ndim - 2)) + (other.ndim - 1, other.ndim - 2)
         other_t = b.emit("permute", [other], perm=perm)
