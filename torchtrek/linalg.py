@@ -34,3 +34,9 @@ def norm(x: Any, ord: Any = None, dim: Any = None, keepdim: bool = False, *,
             dim is None and x.ndim == 2):
         return matrix_norm(x, ord, (-2, -1) if dim is None else dim, keepdim, dtype=dtype)
     return vector_norm(x, ord, dim, keepdim, dtype=dtype)
+
+
+def __getattr__(name: str) -> Any:
+    from ._as_torch import unsupported_attribute
+
+    raise unsupported_attribute(__name__, name)
