@@ -62,3 +62,30 @@ def test_sequence_benchmark_quick_mode_checks_against_torch():
     assert [r[0].split()[0] for r in rows] == ["attention", "LSTM"]
     assert all(set(t) == {"torch eager", "tt eager", "tt c"} for _, t in rows)
     assert "ms" in bench.report(rows)
+
+
+def test_gpt_speed_benchmark_child_checks_the_loss(tmp_path):
+    """The TorchTrek half of benchmarks/gpt_bench.py (its child process), one tiny rep:
+    the first loss of every TorchTrek row equals torch's from the same weights."""
+    import json
+    import subprocess
+    import sys
+
+    import numpy as np
+    import torch
+
+    root = Path(__file__).resolve().parents[1] / "benchmarks"
+    sys.path.insert(0, str(root))
+    import gpt
+
+    step, x, y, ref = gpt.make_step(torch, gpt.Config(n_layer=1))
+    init = {k: gpt._numpy(v) for k, v in ref.named_parameters()}
+    want = float(gpt.make_step(torch, gpt.Config(n_layer=1), init=init)[0](x, y))
+    np.savez(tmp_path / "w.npz", **init)
+    r = subprocess.run([sys.executable, str(root / "gpt_bench.py"), "--tt-child", "1", "1",
+                        str(tmp_path / "w.npz"), repr(want)], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    child = json.loads(r.stdout.strip().splitlines()[-1])
+    assert set(child["times"]) == {"tt eager", "tt c", "tt numpy"}
+    assert all(err < 1e-5 for err in child["errs"].values()), child
