@@ -96,6 +96,12 @@ def install_as_torch() -> None:
 def run_script(path: str, argv: Sequence[str]) -> int:
     """Run SCRIPT as `python SCRIPT args...` would, with torch resolving to TorchTrek."""
     install_as_torch()
+    if os.environ.get("TORCHTREK_LAUNCH") and "PMI_RANK" in os.environ:
+        # under `torchtrek launch`: the variables torchrun-style scripts read, from MPI's
+        os.environ.setdefault("RANK", os.environ["PMI_RANK"])
+        os.environ.setdefault("WORLD_SIZE", os.environ.get("PMI_SIZE", "1"))
+        os.environ.setdefault("LOCAL_RANK", os.environ.get("MPI_LOCALRANKID",
+                                                           os.environ["PMI_RANK"]))
     script = os.path.abspath(path)
     if not os.path.exists(script):
         print(f"torchtrek run: can't open file {path!r}: no such file", file=sys.stderr)

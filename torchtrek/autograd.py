@@ -484,7 +484,24 @@ def run_backward(roots: Sequence[Any], grads: Sequence[np.ndarray], retain_graph
             deps[child] -= 1
             if deps[child] == 0:
                 ready.append(child)
+    if not capture:
+        _run_queued_callbacks()
     return captured if capture else None
+
+
+def queue_callback(fn: Callable[[], Any]) -> None:
+    """Run `fn` once the backward pass now running has written every .grad (torch's
+    Variable._execution_engine.queue_callback; DistributedDataParallel's all-reduce)."""
+    queue = getattr(_thread, "backward_callbacks", None)
+    if queue is None:
+        queue = _thread.backward_callbacks = []
+    queue.append(fn)
+
+
+def _run_queued_callbacks() -> None:
+    queue = getattr(_thread, "backward_callbacks", None)
+    while queue:
+        queue.pop(0)()
 
 
 def _as_leaf_grad(t: Any, g: Any) -> Any:

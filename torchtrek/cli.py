@@ -10,6 +10,7 @@ import argparse
 import ast
 import importlib.util
 import inspect
+import os
 import re
 import sys
 from pathlib import Path
@@ -226,6 +227,24 @@ def cmd_run(a: argparse.Namespace) -> int:
     return run_script(a.script, a.args)
 
 
+def cmd_launch(a: argparse.Namespace) -> int:
+    """mpiexec -n N [-f hostfile] python -m torchtrek.cli run SCRIPT args (a thin wrapper)."""
+    import shutil
+    import subprocess
+
+    mpiexec = shutil.which("mpiexec", path=os.path.dirname(sys.executable) + os.pathsep +
+                           os.environ.get("PATH", ""))
+    if mpiexec is None:
+        raise UsageError("no mpiexec found: pip install -e \".[distributed]\" (mpi4py and the "
+                         "mpich wheel) or install an MPI")
+    cmd = [mpiexec, "-n", str(a.nproc)]
+    if a.hostfile:
+        cmd += ["-f", a.hostfile]
+    cmd += [sys.executable, "-m", "torchtrek.cli", "run", a.script, *a.args]
+    env = dict(os.environ, TORCHTREK_LAUNCH="1")  # run_script sets RANK / WORLD_SIZE per rank
+    return subprocess.call(cmd, env=env)
+
+
 def make_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="torchtrek", description="TorchTrek: PyTorch-style code "
                                 "compiled to readable NumPy source")
@@ -239,6 +258,14 @@ def make_parser() -> argparse.ArgumentParser:
     r.add_argument("script", metavar="SCRIPT.py")
     r.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
     r.set_defaults(func=cmd_run)
+
+    la = sub.add_parser("launch", help="start N processes of a training script under MPI "
+                        "(torch.distributed's world)")
+    la.add_argument("-n", "--nproc", type=int, required=True, help="processes to start")
+    la.add_argument("--hostfile", help="MPI host file, to spread the processes over machines")
+    la.add_argument("script", metavar="SCRIPT.py")
+    la.add_argument("args", nargs=argparse.REMAINDER, help="the script's own arguments")
+    la.set_defaults(func=cmd_launch)
 
     def traced(name: str, help: str) -> argparse.ArgumentParser:
         s = sub.add_parser(name, help=help)
