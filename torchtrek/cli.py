@@ -242,6 +242,13 @@ def cmd_launch(a: argparse.Namespace) -> int:
         cmd += ["-f", a.hostfile]
     cmd += [sys.executable, "-m", "torchtrek.cli", "run", a.script, *a.args]
     env = dict(os.environ, TORCHTREK_LAUNCH="1")  # run_script sets RANK / WORLD_SIZE per rank
+    # as torchrun: the cores shared out between the processes (N processes each running
+    # all-core OpenMP and BLAS threads oversubscribe the machine: 2 DDP processes on 2 cores ran
+    # 4x slower than with one thread each)
+    threads = str(max(1, (os.cpu_count() or 1) // a.nproc))
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        if var not in env:
+            env[var] = threads
     return subprocess.call(cmd, env=env)
 
 
