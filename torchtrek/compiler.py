@@ -578,6 +578,8 @@ def trace_backward(t: Tensor, gradient: Any = None) -> None:
         new = Tensor._symbolic(g, ctx, False)
         with autograd.no_grad():
             leaf.grad = new if leaf.grad is None else leaf.grad + new
+    for callback in ctx.after_backward:  # (DistributedDataParallel's gradient all-reduce)
+        callback()
 
 
 class CompiledFunction:

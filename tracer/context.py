@@ -78,6 +78,8 @@ class TraceContext:
         # run before every compiled call: refresh captured tensors that mirror Python
         # values (a 0-d tensor holding param_groups' lr, read afresh at each call)
         self.before_call: list[Callable[[], None]] = []
+        # run by a traced backward() once the leaves' .grad are set (DDP's all-reduce)
+        self.after_backward: list[Callable[[], None]] = []
 
     def new_input(self, type: TensorType, hint: str) -> Var:
         v = Var(type, hint)

@@ -258,6 +258,16 @@ def gather_object(obj: Any, object_gather_list: list[Any] | None = None, dst: in
         object_gather_list[:] = got
 
 
+def graph_all_reduce(a: np.ndarray, op: str) -> np.ndarray:
+    """The `all_reduce` IR op at run time (generated code calls it): a new array."""
+    MPI = _mpi()
+    out = np.ascontiguousarray(a).copy()
+    _comm().Allreduce(MPI.IN_PLACE, out, op=MPI.SUM)
+    if op == "avg":
+        out /= _comm().Get_size()
+    return out
+
+
 def reduce(tensor: Any, dst: int = 0, op: ReduceOp = ReduceOp.SUM, group: Any = None,
            async_op: bool = False) -> Any:
     comm = _comm()

@@ -40,19 +40,21 @@ if mode == "collectives":
     except RuntimeError as e:
         out["mismatch"] = "different shapes" in str(e)
 
-if mode == "ddp_in_compiled_step":
+if mode == "ddp_step_ir":
     ddp = tt.nn.parallel.DistributedDataParallel(tt.nn.Linear(3, 2))
+    opt = tt.optim.SGD(ddp.parameters(), lr=0.1)
 
-    @tt.compile
+    @tt.compile(backend="numpy")
     def step(x):
         loss = ddp(x).sum()
+        opt.zero_grad()
         loss.backward()
+        opt.step()
         return loss
 
-    try:
-        step(tt.ones(2, 3))
-    except NotImplementedError as e:
-        out["error"] = str(e)
+    x = tt.ones(2, 3)
+    step(x)
+    out["ir"], out["source"] = step.ir(x), step.source(x)
 
 if mode == "ddp_mismatch":
     try:
@@ -60,7 +62,7 @@ if mode == "ddp_mismatch":
     except RuntimeError as e:
         out["error"] = str(e)
 
-if mode in ("ddp", "ddp_compiled_model"):
+if mode in ("ddp", "ddp_compiled_model", "ddp_compiled_step"):
     rng = np.random.RandomState(0)
     X = rng.randn(world * 4 * 3, 5).astype(np.float32)
     Y = rng.randn(world * 4 * 3, 2).astype(np.float32)
@@ -74,11 +76,17 @@ if mode in ("ddp", "ddp_compiled_model"):
     ds = tt.utils.data.TensorDataset(tt.tensor(X), tt.tensor(Y))
     sampler = tt.utils.data.distributed.DistributedSampler(ds, shuffle=False)
     loader = tt.utils.data.DataLoader(ds, batch_size=4, sampler=sampler)
-    for x, y in loader:
+    def step(x, y):
         loss = tt.nn.functional.mse_loss(ddp(x), y)
         opt.zero_grad()
         loss.backward()
         opt.step()
+        return loss
+
+    if mode == "ddp_compiled_step":
+        step = tt.compile(step)
+    for x, y in loader:
+        step(x, y)
     out["start"] = [a.tolist() for a in start]
     out["final"] = [p.detach().numpy().tolist() for p in ddp.parameters()]
 

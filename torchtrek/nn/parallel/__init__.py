@@ -32,9 +32,10 @@ class DistributedDataParallel(Module):
     across ranks by bucketed all-reduces (an autograd callback at the end of backward, as
     torch's reducer queues one). `no_sync()` skips that for gradient accumulation.
 
-    Eager backward only: wrap a compiled model (`DDP(torch.compile(model))`, nanoGPT's order)
-    to compile the forward; a whole training step compiled around a DDP model is refused
-    (the all-reduce is not a graph node yet)."""
+    Compiled: `DDP(torch.compile(model))` (nanoGPT's order) compiles the forward and reduces
+    in the eager backward; a whole training step compiled around a DDP model puts the bucketed
+    average into the graph as `all_reduce` ops between its backward and its optimizer update
+    (see ir/ops/distributed.py)."""
 
     def __init__(self, module: Module, device_ids: Any = None, output_device: Any = None,
                  dim: int = 0, broadcast_buffers: bool = True, process_group: Any = None,
@@ -135,15 +136,34 @@ class DistributedDataParallel(Module):
                         p.grad._data[...] = values
                 offset += k
 
+    def _reduce_traced(self) -> None:
+        """Inside a traced backward: the gradients' bucketed average as `all_reduce` ops."""
+        import torchtrek as tt
+
+        with tt.no_grad():
+            for bucket in self._buckets:
+                got = [p for p in bucket if p.grad is not None]
+                if not got:
+                    continue
+                flat = tt.cat([p.grad.reshape(-1) for p in got])
+                from ..._dispatch import bind
+
+                flat = bind("all_reduce", [flat], {"reduction": "avg"})
+                offset = 0
+                for p in got:
+                    k = p.numel()
+                    p.grad = flat[offset:offset + k].reshape(p.shape)
+                    offset += k
+
     def forward(self, *inputs: Any, **kwargs: Any) -> Any:
         from ... import distributed as dist
         from ...tracer import current_trace
 
-        if current_trace() is not None:
-            raise NotImplementedError(
-                "DistributedDataParallel inside a compiled training step is not supported by "
-                "TorchTrek yet (its all-reduce is not a graph node): compile the model inside "
-                "it, DDP(torch.compile(model)), and keep the step eager")
+        ctx = current_trace()
+        if ctx is not None and self.require_backward_grad_sync and \
+                self._reduce_traced not in ctx.after_backward:
+            # a compiled step: the all-reduce becomes ops of the graph, after the backward
+            ctx.after_backward.append(self._reduce_traced)
         if self.broadcast_buffers and self.training:
             from ... import no_grad
 
