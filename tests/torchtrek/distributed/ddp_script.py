@@ -56,6 +56,28 @@ if mode == "ddp_step_ir":
     step(x)
     out["ir"], out["source"] = step.ir(x), step.source(x)
 
+if mode == "ddp_no_sync_unused":
+    # gradient accumulation: the first micro-batch under no_sync stays local, the second
+    # backward averages the sum; a branch used on rank 0 only still gets its average
+    class Net(tt.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = tt.nn.Linear(2, 2), tt.nn.Linear(2, 2)
+
+        def forward(self, x, use_b):
+            return self.b(self.a(x)) if use_b else self.a(x)
+
+    tt.manual_seed(0)
+    ddp = tt.nn.parallel.DistributedDataParallel(Net(), find_unused_parameters=True)
+    xs = [tt.full((1, 2), float(rank + 1)), tt.full((1, 2), float(rank + 2))]
+    with ddp.no_sync():
+        ddp(xs[0], rank == 0).sum().backward()
+    local_after_first = ddp.module.a.weight.grad.tolist()
+    ddp(xs[1], rank == 0).sum().backward()
+    out["local_first"] = local_after_first
+    out["a"] = ddp.module.a.weight.grad.tolist()
+    out["b"] = ddp.module.b.weight.grad.tolist()
+
 if mode == "ddp_mismatch":
     try:
         tt.nn.parallel.DistributedDataParallel(tt.nn.Linear(3, 2 + rank))

@@ -77,6 +77,26 @@ def test_ddp_equals_one_process_on_the_concatenated_batch(n, mode):
         np.testing.assert_allclose(np.array(got, np.float32), want, rtol=1e-5, atol=1e-6)
 
 
+def test_no_sync_accumulates_and_unused_parameters_are_averaged():
+    out = _mpirun(2, "ddp_no_sync_unused")
+    tt.manual_seed(0)
+    ref = tt.nn.Sequential(tt.nn.Linear(2, 2), tt.nn.Linear(2, 2))  # same init order as Net
+    grads_a, grads_b = [], []
+    for rank in range(2):
+        a = tt.nn.Linear(2, 2)
+        b = tt.nn.Linear(2, 2)
+        a.load_state_dict(ref[0].state_dict())
+        b.load_state_dict(ref[1].state_dict())
+        for v in (rank + 1, rank + 2):
+            x = tt.full((1, 2), float(v))
+            (b(a(x)) if rank == 0 else a(x)).sum().backward()
+        grads_a.append(a.weight.grad.numpy())
+        grads_b.append(b.weight.grad.numpy() if b.weight.grad is not None else np.zeros((2, 2)))
+    np.testing.assert_allclose(out["a"], (grads_a[0] + grads_a[1]) / 2, rtol=1e-6)
+    np.testing.assert_allclose(out["b"], (grads_b[0] + grads_b[1]) / 2, rtol=1e-6)
+    assert out["local_first"] != out["a"]
+
+
 def test_ddp_refuses_models_that_differ_across_ranks():
     out = _mpirun(2, "ddp_mismatch")
     assert "differ across ranks" in out["error"]
@@ -138,3 +158,18 @@ def test_a_world_of_one_in_this_process_compiles_the_all_reduce():
     finally:
         dist.destroy_process_group()
     assert not dist.is_initialized()
+
+
+def test_the_ddp_example_trains_and_only_rank_0_writes(tmp_path):
+    example = Path(__file__).resolve().parents[3] / "examples" / "ddp_train.py"
+    r = subprocess.run([sys.executable, "-m", "torchtrek.cli", "launch", "-n", "2", str(example),
+                        "--epochs", "2", "--out", str(tmp_path / "out")], capture_output=True,
+                       text=True, timeout=300, cwd=tmp_path)
+    assert r.returncode == 0, r.stderr[-3000:]
+    lines = [ln for ln in r.stdout.splitlines() if ln.startswith("epoch")]
+    assert len(lines) == 2 and all("(2 processes)" in ln for ln in lines)  # printed once
+    losses = [float(ln.split()[3]) for ln in lines]
+    assert losses[1] < losses[0]
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["ckpt.pt"]
+    ckpt = tt.load(tmp_path / "out" / "ckpt.pt")
+    assert set(ckpt) == {"model", "optimizer"} and "0.weight" in ckpt["model"]
