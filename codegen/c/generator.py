@@ -14,10 +14,11 @@ block of accumulators when it runs across it. float32 sums accumulate in double.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import jinja2
 import sympy
@@ -39,6 +40,14 @@ VECTOR_MATH = ("exp", "log", "sin", "cos", "tan", "tanh", "sinh", "cosh", "asin"
                "asinh", "acosh", "atanh", "expm1", "log1p", "log2", "log10", "exp2", "erf",
                "erfc", "cbrt", "pow", "atan2", "hypot")  # fmt: skip
 _TWO_ARG = ("pow", "atan2", "hypot")
+
+
+_EXPF = re.compile(r"\bexpf\(")
+
+
+def _c_expr(expr: Any, names: dict, dtype: str) -> str:
+    """print_c, with float exp through tt_expf (kernels.c.j2: libmvec's slow lanes)."""
+    return _EXPF.sub("tt_expf(", print_c(expr, names, dtype))
 
 
 @dataclass
@@ -197,9 +206,9 @@ class _KernelWriter:
             s for s, a in zip(self.syms, self.e.inputs) if a.dtype.name not in regions.FLOATS))
         stmts = []
         for sym, sub in temps:
-            stmts.append(f"const {self.ctype} {sym.name} = {print_c(sub, names, self.compute)};")
+            stmts.append(f"const {self.ctype} {sym.name} = {_c_expr(sub, names, self.compute)};")
             names[sym] = sym.name
-        return " ".join(stmts), print_c(expr, names, self.compute)
+        return " ".join(stmts), _c_expr(expr, names, self.compute)
 
     def loads(self, offsets: list[str], inner: list[int], pointers: list[str] | None = None,
               tag: str = "h") -> tuple[list[str], list[str]]:
