@@ -27,6 +27,24 @@ def median_time(fn: Callable[[], Any], reps: int, warmup: int = 2) -> float:
     return float(np.median(ts))
 
 
+def _time_all(make: Callable[[Any, bool], Callable[[], Any]],
+              check: Callable[[Any, Any], None], reps: int) -> dict[str, float]:
+    """torch eager, TorchTrek eager and compiled (C): each result checked against torch eager's
+    first, then timed."""
+    import torch
+
+    import torchtrek as tt
+
+    want = make(torch, False)()
+    out = {}
+    for name, m, compiled in (("torch eager", torch, False), ("tt eager", tt, False),
+                              ("tt c", tt, True)):
+        run = make(m, compiled)
+        check(run(), want)
+        out[name] = median_time(run, reps)
+    return out
+
+
 def attention_row(B: int, H: int, T: int, D: int, reps: int) -> dict[str, float]:
     import torch
 
@@ -55,15 +73,10 @@ def attention_row(B: int, H: int, T: int, D: int, reps: int) -> dict[str, float]
             return float(loss.detach()), ts[0].grad.numpy()
         return run
 
-    want = make(torch, False)()
-    out = {}
-    for name, m, compiled in (("torch eager", torch, False), ("tt eager", tt, False),
-                              ("tt c", tt, True)):
-        run = make(m, compiled)
-        got = run()
+    def check(got: Any, want: Any) -> None:
         np.testing.assert_allclose(got[1], want[1], rtol=1e-3, atol=1e-4)
-        out[name] = median_time(run, reps)
-    return out
+
+    return _time_all(make, check, reps)
 
 
 def lstm_row(layers: int, hidden: int, T: int, B: int, reps: int) -> dict[str, float]:
@@ -95,15 +108,10 @@ def lstm_row(layers: int, hidden: int, T: int, B: int, reps: int) -> dict[str, f
         f = tt.compile(step, backend="c") if compiled else step
         return lambda: float(f(X, Y).detach())
 
-    want = make(torch, False)()
-    out = {}
-    for name, m, compiled in (("torch eager", torch, False), ("tt eager", tt, False),
-                              ("tt c", tt, True)):
-        run = make(m, compiled)
-        got = run()
-        assert abs(got - want) <= 1e-4 * abs(want), (name, got, want)
-        out[name] = median_time(run, reps)
-    return out
+    def check(got: float, want: float) -> None:
+        assert abs(got - want) <= 1e-4 * abs(want), (got, want)
+
+    return _time_all(make, check, reps)
 
 
 def report(rows: list[tuple[str, dict[str, float]]]) -> str:

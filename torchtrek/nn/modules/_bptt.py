@@ -17,9 +17,10 @@ import torchtrek as tt
 from .. import functional as F
 
 
-def _forward_step(mode: str, xw: Any, h: Any, c: Any, w_hh: Any, b_hh: Any,
+def forward_step(mode: str, xw: Any, h: Any, c: Any, w_hh: Any, b_hh: Any,
                   w_hr: Any) -> tuple[Any, Any, tuple]:
-    """(h, c, what the backward needs); the arithmetic of rnn._cell_step."""
+    """One step given the input projection xw: (h, c, what the backward needs), with
+    ATen's CPU arithmetic (rnn._cell_step is this step without the saved values)."""
     hw = F.linear(h, w_hh, b_hh)
     if mode == "LSTM":
         i, f, g, o = (hw + xw).chunk(4, 1)
@@ -83,7 +84,7 @@ class Recurrence(tt.autograd.Function):
         saved: list[Any] = [None] * T
         order = range(T - 1, -1, -1) if reverse else range(T)
         for t in order:
-            h, c, saved[t] = _forward_step(mode, xw[t], h, c, w_hh, b_hh, w_hr)
+            h, c, saved[t] = forward_step(mode, xw[t], h, c, w_hh, b_hh, w_hr)
             outs[t] = h
         ctx.mode, ctx.reverse, ctx.steps = mode, reverse, saved
         ctx.save_for_backward(w_hh, w_hr)

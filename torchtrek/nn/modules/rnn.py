@@ -20,32 +20,17 @@ from .. import functional as F
 from .. import init
 from ..parameter import Parameter
 from ..utils.rnn import PackedSequence
-from ._bptt import Recurrence
+from ._bptt import Recurrence, forward_step
 from .module import Module
 
 _GATES = {"RNN_TANH": 1, "RNN_RELU": 1, "LSTM": 4, "GRU": 3}
 
 
 def _cell_step(mode: str, xw: Any, h: Any, c: Any, w_hh: Any, b_hh: Any, w_hr: Any) -> tuple:
-    """One step given the input's projection xw = x @ W_ih^T + b_ih: the new (h, c)."""
-    hw = F.linear(h, w_hh, b_hh)
-    if mode == "LSTM":
-        gates = hw + xw
-        i, f, g, o = gates.chunk(4, 1)
-        c = f.sigmoid() * c + i.sigmoid() * g.tanh()
-        h = o.sigmoid() * c.tanh()
-        if w_hr is not None:
-            h = tt.matmul(h, w_hr.t())
-        return h, c
-    if mode == "GRU":
-        ir, iz, in_ = xw.chunk(3, 1)
-        hr, hz, hn = hw.chunk(3, 1)
-        r = (hr + ir).sigmoid()
-        z = (hz + iz).sigmoid()
-        n = (in_ + hn * r).tanh()
-        return (h - n) * z + n, None
-    pre = hw + xw
-    return (pre.tanh() if mode == "RNN_TANH" else pre.relu()), None
+    """One step given the input's projection xw = x @ W_ih^T + b_ih: the new (h, c), by the
+    same arithmetic as the sequence node (_bptt.forward_step), for cells and packed input."""
+    h, c, _ = forward_step(mode, xw, h, c, w_hh, b_hh, w_hr)
+    return h, c
 
 
 class RNNBase(Module):
