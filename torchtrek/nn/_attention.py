@@ -1,5 +1,9 @@
-"""torch.nn.functional.scaled_dot_product_attention, composed from matmul, masking and softmax
-(the math backend torch falls back to), so its gradient comes from those ops' rules."""
+"""torch.nn.functional.scaled_dot_product_attention. Where torch's CPU picks its fused flash
+kernel (4-D float inputs, no attention mask, no dropout, causal only for square attention),
+this is the fused `sdpa` op (ir/ops/attention.py: no L x S matrix kept for the backward);
+otherwise it is composed from matmul, masking and softmax (torch's math backend), so its
+gradient comes from those ops' rules and is differentiable again. `torch.nn.attention.
+sdpa_kernel` chooses between the two as in torch."""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ from typing import Any
 from .. import functional as F
 from ..ops.indexing import masked_fill
 from ..ops.shape import tril
+from .._dispatch import bind
 from ..ir import dtypes
+from .attention import fused_allowed
 
 
 def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: Any = None,
@@ -30,6 +36,8 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
         value = value.repeat_interleave(rep, dim=-3)
     L, S = query.shape[-2], key.shape[-2]
     factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
+    if _fused_fits(query, key, value, attn_mask, dropout_p, is_causal):
+        return bind("sdpa", [query, key, value], {"scale": float(factor), "causal": bool(is_causal)})
     scores = F.matmul(query, F.transpose(key, -2, -1)) * factor
     if is_causal:
         keep = tril(ones(L, S, dtype=dtypes.bool_))
@@ -43,3 +51,17 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, training=True)
     return F.matmul(weights, value)
+
+
+def _fused_fits(query: Any, key: Any, value: Any, attn_mask: Any, dropout_p: float,
+                is_causal: bool) -> bool:
+    """Would torch's CPU run its fused kernel here (and may we)?"""
+    d = query.dtype
+    return (fused_allowed() and attn_mask is None and dropout_p == 0.0
+            and query.ndim == key.ndim == value.ndim == 4
+            and d is key.dtype is value.dtype and d in (dtypes.float32, dtypes.float64)
+            and tuple(query.shape[:2]) == tuple(key.shape[:2]) == tuple(value.shape[:2])
+            and key.shape[-2] == value.shape[-2] and query.shape[-1] == key.shape[-1]
+            and (not is_causal or query.shape[-2] == key.shape[-2])
+            and query.device.type == "cpu" and key.device.type == "cpu"
+            and value.device.type == "cpu")
