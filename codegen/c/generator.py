@@ -30,6 +30,7 @@ from ..cfamily.printer import C_TYPES, PREAMBLE, print_c
 from ..cuda.generator import broadcast_view, contiguous_strides
 from ..numpy.generator import names_safe, render_function
 from . import regions
+from .attention import AttentionKernel
 
 VERSION = "0.1.0"
 PARALLEL_MIN = 1 << 18  # elements below which a kernel runs on one thread (see runtime/native.py)
@@ -596,6 +597,8 @@ def generate(graph: Graph, fn_name: str | None = None, threshold: int | None = N
     for e in eqns:
         if id(e) in writers:
             units[id(e)] = writers[id(e)]
+        elif AttentionKernel.fits(e):
+            units[id(e)] = AttentionKernel(e, _env())
     fused = Graph(fused.name, fused.inputs, eqns, fused.outputs, fused.meta)
 
     # names and sources in program order; a kernel whose text is the same as an earlier
@@ -613,6 +616,10 @@ def generate(graph: Graph, fn_name: str | None = None, threshold: int | None = N
             text = u.source()
             name = f"k{j}_rows_{names_safe(out0.hint)}"
             outputs, what = u.outputs, f"{len(u.members)} kernels in one pass over the rows{where}"
+        elif isinstance(u, AttentionKernel):
+            text = u.source
+            name = f"k{j}_{u.e.op}"
+            outputs, what = u.outputs, f"fused {u.e.op} kernel{where}"
         else:
             text = u.source  # type: ignore[attr-defined]
             name = f"k{j}_{names_safe(out0.hint)}"
@@ -621,11 +628,15 @@ def generate(graph: Graph, fn_name: str | None = None, threshold: int | None = N
         if c_name is None:
             c_name = first[text] = name
             sources.append(text.replace("void KERNEL(", f"void {name}(", 1))
-            kernels.append(CKernel(name, len(u.params) + len(outputs)))
+            extra = 1 if isinstance(u, AttentionKernel) else 0  # (its strides array)
+            kernels.append(CKernel(name, len(u.params) + len(outputs) + extra))
         else:
             what += f" (kernel {c_name}, shared)"
         u.name = name
-        wrappers.append(_wrapper(name, u.params, outputs, slot, what, c_name))
+        if isinstance(u, AttentionKernel):
+            wrappers.append(u.wrapper(name, slot, what, c_name))
+        else:
+            wrappers.append(_wrapper(name, u.params, outputs, slot, what, c_name))
         slot += len(outputs)
 
     def emit(e: Eqn, args: list[str]) -> str | None:

@@ -102,10 +102,12 @@ def _emit_sdpa_bwd(args: list[str], a: dict[str, Any], ins: Sequence[TensorType]
 
 
 def _vjp_sdpa_bwd(b: Builder, eqn: Eqn, ct: Atom) -> list[Atom | None]:
+    where = f" (at {eqn.loc})" if eqn.loc else ""
     raise NotImplementedError(
-        "derivative for the fused scaled_dot_product_attention backward is not implemented "
-        "(as torch's aten::_scaled_dot_product_flash_attention_for_cpu_backward); for a "
-        "second derivative, pass an attn_mask or use the math composition")
+        f"derivative for the fused scaled_dot_product_attention backward is not implemented"
+        f"{where}, as torch's for aten::_scaled_dot_product_flash_attention_for_cpu_backward "
+        f"is not; for a second derivative, run the attention under "
+        f"torch.nn.attention.sdpa_kernel(SDPBackend.MATH) (the composition)")
 
 
 register(OpDef("sdpa_backward", "attention", _infer_sdpa_bwd, vjp=_vjp_sdpa_bwd,

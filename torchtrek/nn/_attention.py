@@ -1,5 +1,6 @@
 """torch.nn.functional.scaled_dot_product_attention. Where torch's CPU picks its fused flash
-kernel (4-D float inputs, no attention mask, no dropout, causal only for square attention),
+kernel (4-D float inputs of one width, no attention mask, no dropout, causal only for square
+attention),
 this is the fused `sdpa` op (ir/ops/attention.py: no L x S matrix kept for the backward);
 otherwise it is composed from matmul, masking and softmax (torch's math backend), so its
 gradient comes from those ops' rules and is differentiable again. `torch.nn.attention.
@@ -56,12 +57,18 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
 def _fused_fits(query: Any, key: Any, value: Any, attn_mask: Any, dropout_p: float,
                 is_causal: bool) -> bool:
     """Would torch's CPU run its fused kernel here (and may we)?"""
+    from ..tracer import current_trace
+
     d = query.dtype
-    return (fused_allowed() and attn_mask is None and dropout_p == 0.0
+    ctx = current_trace()
+    # a compiled function is rebuilt when it is called under another sdpa_kernel choice
+    allowed = ctx.guard_value(fused_allowed) if ctx is not None else fused_allowed()
+    return (allowed and attn_mask is None and dropout_p == 0.0
             and query.ndim == key.ndim == value.ndim == 4
             and d is key.dtype is value.dtype and d in (dtypes.float32, dtypes.float64)
             and tuple(query.shape[:2]) == tuple(key.shape[:2]) == tuple(value.shape[:2])
-            and key.shape[-2] == value.shape[-2] and query.shape[-1] == key.shape[-1]
+            and key.shape[-2] == value.shape[-2]
+            and query.shape[-1] == key.shape[-1] == value.shape[-1]
             and (not is_causal or query.shape[-2] == key.shape[-2])
             and query.device.type == "cpu" and key.device.type == "cpu"
             and value.device.type == "cpu")

@@ -1,0 +1,85 @@
+"""The C backend's fused attention kernels: `sdpa` and `sdpa_backward` equations
+(ir/ops/attention.py) printed from attention.c.j2, with a wrapper that passes each
+operand's strides instead of copying it contiguous (only the last dim must be)."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ...ir.graph import Eqn, Var
+from ...ir.symdims import is_symbolic
+from ..cfamily.printer import C_TYPES
+
+OPS = ("sdpa", "sdpa_backward")
+MAX_WIDTH = 256  # widest E / Ev the kernels' stack tiles are sized for
+VECTOR_BYTES = 64
+BLOCK_Q = 64
+PARALLEL_MIN_FLOPS = 1 << 20  # below this, one thread (a parallel region costs ~µs)
+
+
+class AttentionKernel:
+    """One attention equation as a C kernel; the unit interface of generator.generate
+    (e, params, args, name, source, outputs, wrapper)."""
+
+    def __init__(self, e: Eqn, env: Any) -> None:
+        self.e = e
+        self.name = "KERNEL"
+        self.params = [(a, tuple(a.shape)) for a in e.inputs]
+        self.outputs = list(e.outputs)
+        q, k, v = e.inputs[:3]
+        nb, nh, L, E = q.shape
+        S, EV = k.shape[-2], v.shape[-1]
+        ctype = C_TYPES[q.dtype.name]
+        vl = VECTOR_BYTES // q.dtype.itemsize
+        scale = float(e.params["scale"])
+        flops = nb * nh * L * S * (E + EV) * (1 if e.op == "sdpa" else 3)
+        where = f"  ({e.loc})" if e.loc else ""
+        comment = (f"{e.op}: {nb}x{nh} heads, {L} queries, {S} keys, widths {E}/{EV}, "
+                   f"scale {scale!r}{', causal' if e.params['causal'] else ''}{where}")
+        self.source = env.get_template("attention.c.j2").render(
+            backward=e.op == "sdpa_backward", ctype=ctype, vl=vl,
+            ep=-(-E // vl) * vl, evp=-(-EV // vl) * vl, bq=BLOCK_Q, NB=nb, NH=nh, L=L, S=S,
+            E=E, EV=EV, scale=repr(scale) + ("f" if ctype == "float" else ""),
+            causal=bool(e.params["causal"]), parallel=flops >= PARALLEL_MIN_FLOPS,
+            comment=comment.replace("*/", "* /"))
+
+    @staticmethod
+    def fits(e: Eqn) -> bool:
+        """Can this equation run as the C kernel (static 4-D shapes, float, small widths)?"""
+        if e.op not in OPS:
+            return False
+        q, k, v = e.inputs[:3]
+        if not all(isinstance(a, Var) for a in e.inputs) or q.ndim != 4:
+            return False
+        if any(is_symbolic(n) for a in e.inputs for n in a.shape):
+            return False
+        return (q.dtype.name in ("float32", "float64") and q.shape[-1] <= MAX_WIDTH
+                and v.shape[-1] <= MAX_WIDTH and math.prod(q.shape) > 0 and k.shape[-2] > 0)
+
+    @property
+    def args(self) -> list[Var]:
+        return [v for v, _ in self.params]
+
+    def wrapper(self, name: str, slot: int, comment: str, c_name: str) -> str:
+        """`_name(*operands)`: rows made contiguous where they are not, strides (in
+        elements, the batch, head and row dims of each 4-D operand) in one int64 array."""
+        xs = [f"x{j}" for j in range(len(self.params))]
+        dt = self.e.inputs[0].dtype
+        size = dt.itemsize
+        lines = [f"def _{name}({', '.join(xs)}):", f"    # {comment}"]
+        for j, (a, _) in enumerate(self.params):
+            if a.ndim == 4:
+                lines.append(f"    x{j} = x{j} if x{j}.dtype == np.{dt.name} and x{j}.strides[-1] == "
+                             f"{size} else np.ascontiguousarray(x{j}, dtype=np.{dt.name})")
+            else:  # the log-sum-exp, read as (heads, L)
+                lines.append(f"    x{j} = np.ascontiguousarray(x{j}, dtype=np.{dt.name})")
+        strided = " + ".join(f"x{j}.strides[:3]" for j, (a, _) in enumerate(self.params) if a.ndim == 4)
+        lines.append(f"    st = np.array({strided}, dtype=np.int64) // {size}")
+        outs = [f"out{k}" for k in range(len(self.outputs))]
+        for k, o in enumerate(self.outputs):
+            lines.append(f"    out{k} = _out({slot + k}, {o.shape}, np.{o.dtype.name})")
+        ptrs = [f"{x}.ctypes.data" for x in xs] + ["st.ctypes.data"] + [f"{o}.ctypes.data" for o in outs]
+        lines.append(f"    _lib.{c_name}({', '.join(ptrs)})")
+        lines.append(f"    return {', '.join(outs)}")
+        return "\n".join(lines)
