@@ -296,3 +296,19 @@ def test_float16_dropout_draws_11_bit_uniforms():
     u = uniform_reference(*next_philox(0), 45, "float16").reshape(5, 9)
     assert u.max() < 1 and u.dtype == np.float16
     np.testing.assert_array_equal(out != 0, (u >= 0.25) & (x.numpy() != 0))
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_fused_attention_forward_and_backward(causal):
+    # the sdpa kernels (codegen/cuda/attention.cu.j2): the forward, then dQ (with the
+    # row sums dK/dV read) and dK/dV, against the NumPy backend's composition
+    q, k, v = r(2, 3, 9, 8), r(2, 3, 9, 8), r(2, 3, 9, 8)
+
+    def f(q, k, v):
+        return tt.nn.functional.scaled_dot_product_attention(q, k, v, is_causal=causal) * 1.5
+
+    em = E.check(f, q, k, v, backward=True)
+    assert "sdpa_backward" in em.module.cuda_source or "_grad_kv" in em.module.cuda_source
+    if not causal:  # keys and queries of different counts
+        E.check(lambda q, k, v: tt.nn.functional.scaled_dot_product_attention(q, k, v),
+                r(1, 2, 5, 4), r(1, 2, 11, 4), r(1, 2, 11, 4), backward=True)
