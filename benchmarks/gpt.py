@@ -1,6 +1,7 @@
 """A GPT training step written once against a torch-like module (`torch` or `torchtrek`):
 token and position embeddings, causal self-attention written with matmul / masked_fill /
-softmax, tanh-GELU MLP, pre-norm residual blocks, cross-entropy, AdamW. The shape of
+softmax (minGPT's way) or as F.scaled_dot_product_attention (nanoGPT's flash path,
+`Config(attention="sdpa")`), tanh-GELU MLP, pre-norm residual blocks, cross-entropy, AdamW. The shape of
 nanoGPT's model, in our own words; the compile-time and speed benchmarks time it.
 
     step, x, y = make_step(torchtrek, n_layer=4)      # or make_step(torch, ...)
@@ -28,6 +29,7 @@ class Config:
     block_size: int = 64
     vocab_size: int = 65
     batch: int = 8
+    attention: str = "manual"  # or "sdpa"
 
 
 def build(lib: Any, cfg: Config) -> Any:
@@ -40,7 +42,8 @@ def build(lib: Any, cfg: Config) -> Any:
             super().__init__()
             self.c_attn = nn.Linear(C, 3 * C)
             self.c_proj = nn.Linear(C, C)
-            self.register_buffer("bias", lib.tril(lib.ones(T, T)).view(1, 1, T, T))
+            if cfg.attention == "manual":
+                self.register_buffer("bias", lib.tril(lib.ones(T, T)).view(1, 1, T, T))
 
         def forward(self, x: Any) -> Any:
             B, T_, _ = x.size()
@@ -48,10 +51,14 @@ def build(lib: Any, cfg: Config) -> Any:
             q = q.view(B, T_, H, C // H).transpose(1, 2)
             k = k.view(B, T_, H, C // H).transpose(1, 2)
             v = v.view(B, T_, H, C // H).transpose(1, 2)
-            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
-            att = att.masked_fill(self.bias[:, :, :T_, :T_] == 0, float("-inf"))
-            att = F.softmax(att, dim=-1)
-            y = (att @ v).transpose(1, 2).contiguous().view(B, T_, C)
+            if cfg.attention == "sdpa":
+                y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+            else:
+                att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+                att = att.masked_fill(self.bias[:, :, :T_, :T_] == 0, float("-inf"))
+                att = F.softmax(att, dim=-1)
+                y = att @ v
+            y = y.transpose(1, 2).contiguous().view(B, T_, C)
             return self.c_proj(y)
 
     class MLP(nn.Module):

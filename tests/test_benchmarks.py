@@ -4,6 +4,8 @@ before it is timed, so this is also a correctness check of the workloads)."""
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 
 def test_cpu_benchmark_quick_mode_runs_and_checks_every_workload():
     path = Path(__file__).resolve().parents[1] / "benchmarks" / "cpu_bench.py"
@@ -64,7 +66,8 @@ def test_sequence_benchmark_quick_mode_checks_against_torch():
     assert "ms" in bench.report(rows)
 
 
-def test_gpt_speed_benchmark_child_checks_the_loss(tmp_path):
+@pytest.mark.parametrize("attention", ["manual", "sdpa"])
+def test_gpt_speed_benchmark_child_checks_the_loss(tmp_path, attention):
     """The TorchTrek half of benchmarks/gpt_bench.py (its child process), one tiny rep:
     the first loss of every TorchTrek row equals torch's from the same weights."""
     import json
@@ -78,13 +81,14 @@ def test_gpt_speed_benchmark_child_checks_the_loss(tmp_path):
     sys.path.insert(0, str(root))
     import gpt
 
-    step, x, y, ref = gpt.make_step(torch, gpt.Config(n_layer=1))
+    cfg = gpt.Config(n_layer=1, attention=attention)
+    step, x, y, ref = gpt.make_step(torch, cfg)
     init = {k: gpt._numpy(v) for k, v in ref.named_parameters()}
-    want = float(gpt.make_step(torch, gpt.Config(n_layer=1), init=init)[0](x, y))
+    want = float(gpt.make_step(torch, cfg, init=init)[0](x, y))
     np.savez(tmp_path / "w.npz", **init)
     r = subprocess.run([sys.executable, str(root / "gpt_bench.py"), "--tt-child", "1", "1",
-                        str(tmp_path / "w.npz"), repr(want)], capture_output=True, text=True,
-                       timeout=600)
+                        str(tmp_path / "w.npz"), repr(want), attention], capture_output=True,
+                       text=True, timeout=600)
     assert r.returncode == 0, r.stderr[-3000:]
     child = json.loads(r.stdout.strip().splitlines()[-1])
     assert set(child["times"]) == {"tt eager", "tt c", "tt numpy"}
