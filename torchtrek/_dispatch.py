@@ -69,6 +69,33 @@ def bind(op: str, operands: Sequence[Any], attrs: dict[str, Any] | None = None,
         raise _with_location(err) from None
 
 
+def bind_multi(op: str, operands: Sequence[Any], attrs: dict[str, Any] | None = None,
+               hint: str | None = None) -> tuple[Any, ...]:
+    """Every result of a multi-output op, none of them differentiated: the kernels inside
+    an autograd.Function's forward or backward (an RNN cell's fused gates), whose gradient
+    is the Function's own."""
+    attrs = attrs or {}
+    if _thread.grad_enabled and any(getattr(o, "requires_grad", False) for o in operands):
+        raise RuntimeError(f"op {op!r} has no derivative of its own: call it with gradients "
+                           f"off (inside an autograd.Function)")
+    ctx = current_trace()
+    Tensor = _tensor_cls()
+    if ctx is not None:
+        atoms = [o if isinstance(o, Literal) else
+                 (o._var if o._trace is ctx else ctx.capture(o, o._type(), o._hint))
+                 for o in operands]
+        return tuple(Tensor._symbolic(v, ctx, False)
+                     for v in ctx.record_multi(op, atoms, attrs, hint))
+    backend = _device_of(operands)
+    key = (op, "multi", freeze_attrs(attrs) if attrs else (),
+           tuple((o._data.shape, o._dtype) for o in operands), backend)
+    cg = _EAGER.get(key)
+    if cg is None:
+        cg = _EAGER[key] = _compile_multi(op, operands, attrs, backend)
+    outs, _ = cg.run([o._data for o in operands])
+    return tuple(Tensor._wrap(a) for a in outs)
+
+
 def _record(ctx: Any, op: str, operands: Sequence[Any], attrs: dict[str, Any],
             hint: str | None, loc: Any) -> Any:
     from .tensor import Tensor
@@ -411,6 +438,20 @@ def _compile_single(op: str, operands: Sequence[Any], attrs: dict[str, Any],
     return CompiledGraph(Graph(op, inputs, b.eqns, [out]), kept_wrt, backend=backend)
 
 
+def _compile_multi(op: str, operands: Sequence[Any], attrs: dict[str, Any],
+                   backend: str) -> CompiledGraph:
+    from .ir.builder import Builder
+
+    inputs = [Var(TensorType(o._data.shape, o._dtype), f"x{i}") for i, o in enumerate(operands)]
+    b = Builder()
+    outs = b.emit_multi(op, inputs, **attrs)
+    biggest = max(v.type.numel for v in list(inputs) + list(outs))
+    if backend == "numpy" and biggest >= _eager_c_min_numel() and _native_ok():
+        backend = "c"
+    return CompiledGraph(Graph(op, inputs, b.eqns, list(outs)), [False] * len(inputs),
+                         backend=backend)
+
+
 def _eager_c_min_numel() -> int:
     """Eager ops with operands this big run as C kernels (TORCHTREK_EAGER_C_MIN_NUMEL)."""
     return int(os.environ.get("TORCHTREK_EAGER_C_MIN_NUMEL", 1 << 16))
@@ -426,4 +467,4 @@ def edge_of(t: Any) -> tuple | None:
     return _edge(t)
 
 
-__all__ = ["bind", "edge_of", "Const", "on_device_of"]
+__all__ = ["bind", "bind_multi", "edge_of", "Const", "on_device_of"]

@@ -104,6 +104,10 @@ class TraceContext:
                hint: str | None = None, loc: SourceLoc | None = None) -> Var:
         return self.builder.emit(op, inputs, hint=hint, loc=loc or user_location(), **attrs)
 
+    def record_multi(self, op: str, inputs: Sequence[Atom], attrs: dict[str, Any],
+                     hint: str | None = None) -> tuple[Var, ...]:
+        return self.builder.emit_multi(op, inputs, hint=hint, loc=user_location(), **attrs)
+
     def note_mutation(self, tensor: Any, value: Var) -> None:
         self.mutated[id(tensor)] = (tensor, value)
         self.mutation_counts[id(tensor)] = self.mutation_counts.get(id(tensor), 0) + 1

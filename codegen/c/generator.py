@@ -31,6 +31,7 @@ from ..cuda.generator import broadcast_view, contiguous_strides
 from ..numpy.generator import names_safe, render_function
 from . import regions
 from .attention import AttentionKernel
+from .cells import CellKernel
 
 VERSION = "0.1.0"
 PARALLEL_MIN = 1 << 18  # elements below which a kernel runs on one thread (see runtime/native.py)
@@ -599,6 +600,8 @@ def generate(graph: Graph, fn_name: str | None = None, threshold: int | None = N
             units[id(e)] = writers[id(e)]
         elif AttentionKernel.fits(e):
             units[id(e)] = AttentionKernel(e, _env())
+        elif CellKernel.fits(e):
+            units[id(e)] = CellKernel(e, _env())
     fused = Graph(fused.name, fused.inputs, eqns, fused.outputs, fused.meta)
 
     # names and sources in program order; a kernel whose text is the same as an earlier
@@ -616,7 +619,7 @@ def generate(graph: Graph, fn_name: str | None = None, threshold: int | None = N
             text = u.source()
             name = f"k{j}_rows_{names_safe(out0.hint)}"
             outputs, what = u.outputs, f"{len(u.members)} kernels in one pass over the rows{where}"
-        elif isinstance(u, AttentionKernel):
+        elif isinstance(u, (AttentionKernel, CellKernel)):
             text = u.source
             name = f"k{j}_{u.e.op}"
             outputs, what = u.outputs, f"fused {u.e.op} kernel{where}"

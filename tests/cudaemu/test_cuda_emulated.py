@@ -312,3 +312,11 @@ def test_fused_attention_forward_and_backward(causal):
     if not causal:  # keys and queries of different counts
         E.check(lambda q, k, v: tt.nn.functional.scaled_dot_product_attention(q, k, v),
                 r(1, 2, 5, 4), r(1, 2, 11, 4), r(1, 2, 11, 4), backward=True)
+
+
+def test_fused_lstm_cell_forward_and_backward():
+    # lstm_cell / lstm_cell_backward (codegen/cuda/families/rnn.py) inside nn.LSTM's
+    # recurrence node, with a projection, against the NumPy backend
+    tt.manual_seed(0)
+    lstm = tt.nn.LSTM(6, 5, 1, proj_size=3)
+    E.check(lambda x: lstm(x)[0] * 2.0, r(4, 2, 6), backward=True)

@@ -1,4 +1,4 @@
 """CUDA kernel printers by op family; each module registers its ops with
 `generator.family_kernel`. Importing this package registers them all."""
 
-from . import attention, indexing, random, scans, stats, windows  # noqa: F401
+from . import attention, indexing, random, rnn, scans, stats, windows  # noqa: F401

@@ -117,3 +117,27 @@ def test_packing_round_trip_and_errors():
         tt.nn.LSTM(3, 4)(tt.zeros(2, 1, 5))
     assert repr(tt.nn.LSTM(3, 4, 2, batch_first=True, dropout=0.5)) == \
         repr(torch.nn.LSTM(3, 4, 2, batch_first=True, dropout=0.5))
+
+
+def test_compiled_lstm_runs_each_cells_gates_as_one_kernel_each_way():
+    # the recurrence node's steps call lstm_cell / lstm_cell_backward (ir/ops/rnn.py): on
+    # the C backend one kernel per step and direction, no per-gate kernels or concatenation
+    import re
+
+    tt.manual_seed(0)
+    lstm = tt.nn.LSTM(8, 16, 1)
+    x = tt.randn(5, 3, 8)
+
+    def step(a):
+        out, _ = lstm(a)
+        out.sum().backward()
+        return out
+
+    f = tt.compile(step, backend="c")
+    f(x)
+    src = f.source(x)
+    body = src.split("/* ---- kernels.c")[0]
+    assert len(re.findall(r"= _k\d+_lstm_cell\(", body)) == 5
+    assert len(re.findall(r"= _k\d+_lstm_cell_backward\(", body)) == 5
+    assert len(re.findall(r"^void k\d+_lstm_cell(_backward)?\(", src, flags=re.M)) == 2  # shared
+    assert "np.concatenate((mul" not in body

@@ -14,14 +14,20 @@ from typing import Any
 
 import torchtrek as tt
 
+from ..._dispatch import bind_multi
 from .. import functional as F
 
 
 def forward_step(mode: str, xw: Any, h: Any, c: Any, w_hh: Any, b_hh: Any,
-                  w_hr: Any) -> tuple[Any, Any, tuple]:
+                  w_hr: Any, fused: bool = False) -> tuple[Any, Any, tuple]:
     """One step given the input projection xw: (h, c, what the backward needs), with
-    ATen's CPU arithmetic (rnn._cell_step is this step without the saved values)."""
+    ATen's CPU arithmetic (rnn._cell_step is this step without the saved values). `fused`:
+    an LSTM's gates as the one lstm_cell op (no gradient of its own: the recurrence node's)."""
     hw = F.linear(h, w_hh, b_hh)
+    if mode == "LSTM" and fused:
+        hp, c_new, act = bind_multi("lstm_cell", [hw, xw, c])
+        h_new = tt.matmul(hp, w_hr.t()) if w_hr is not None else hp
+        return h_new, c_new, (h, c, act, hp)
     if mode == "LSTM":
         i, f, g, o = (hw + xw).chunk(4, 1)
         i, f, g, o = i.sigmoid(), f.sigmoid(), g.tanh(), o.sigmoid()
@@ -46,17 +52,13 @@ def _backward_step(mode: str, saved: tuple, dh: Any, dc: Any, w_hh: Any,
                    w_hr: Any) -> tuple[Any, Any, Any, Any, Any]:
     """(d input projection, d hidden projection, dh_prev, dc_prev, d w_hr part) of one step."""
     if mode == "LSTM":
-        h, c, i, f, g, o, tc, hp = saved
+        h, c, act, hp = saved
         dhr = None
         if w_hr is not None:
             dhr = tt.matmul(dh.t(), hp)  # (P, H)
             dh = tt.matmul(dh, w_hr)
-        do = dh * tc
-        dc = dc + dh * o * (1 - tc * tc)
-        di, dg, df = dc * g, dc * i, dc * c
-        dgates = tt.cat([di * i * (1 - i), df * f * (1 - f), dg * (1 - g * g),
-                         do * o * (1 - o)], 1)
-        return dgates, dgates, tt.matmul(dgates, w_hh), dc * f, dhr
+        dgates, dc_prev = bind_multi("lstm_cell_backward", [act, c, dh, dc])
+        return dgates, dgates, tt.matmul(dgates, w_hh), dc_prev, dhr
     if mode == "GRU":
         h, r, z, n, hn = saved
         dz = dh * (h - n)
@@ -84,7 +86,7 @@ class Recurrence(tt.autograd.Function):
         saved: list[Any] = [None] * T
         order = range(T - 1, -1, -1) if reverse else range(T)
         for t in order:
-            h, c, saved[t] = forward_step(mode, xw[t], h, c, w_hh, b_hh, w_hr)
+            h, c, saved[t] = forward_step(mode, xw[t], h, c, w_hh, b_hh, w_hr, fused=True)
             outs[t] = h
         ctx.mode, ctx.reverse, ctx.steps = mode, reverse, saved
         ctx.save_for_backward(w_hh, w_hr)
