@@ -1,5 +1,5 @@
-"""The C backend's recurrent-cell kernels: `lstm_cell` and `lstm_cell_backward` equations
-(ir/ops/rnn.py) printed from rnn.c.j2, one pass over each row for all four gates."""
+"""The C backend's recurrent-cell kernels: the `lstm_cell`, `gru_cell` equations and their
+backwards (ir/ops/rnn.py) printed from rnn.c.j2, one pass over each row for all the gates."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from ...ir.graph import Eqn, Var
 from ...ir.symdims import is_symbolic
 from ..cfamily.printer import C_TYPES
 
-OPS = ("lstm_cell", "lstm_cell_backward")
+# op -> (template kind, the operand holding the (B, H) state)
+OPS = {"lstm_cell": ("lstm", 2), "lstm_cell_backward": ("lstm_backward", 1),
+       "gru_cell": ("gru", 2), "gru_cell_backward": ("gru_backward", 1)}
 PARALLEL_MIN = 1 << 18  # elements below which the rows run on one thread
 
 
@@ -21,11 +23,12 @@ class CellKernel:
         self.name = "KERNEL"
         self.params = [(a, tuple(a.shape)) for a in e.inputs]
         self.outputs = list(e.outputs)
-        c = e.inputs[2] if e.op == "lstm_cell" else e.inputs[1]
+        kind, state = OPS[e.op]
+        c = e.inputs[state]
         B, H = c.shape
         where = f"  ({e.loc})" if e.loc else ""
         self.source = env.get_template("rnn.c.j2").render(
-            backward=e.op == "lstm_cell_backward", ctype=C_TYPES[c.dtype.name], B=B, H=H,
+            kind=kind, ctype=C_TYPES[c.dtype.name], B=B, H=H,
             parallel=B * H * 5 >= PARALLEL_MIN,
             comment=f"{e.op}: {B} rows of {H} units{where}".replace("*/", "* /"))
 

@@ -1,9 +1,15 @@
-"""An LSTM cell's gates as one kernel each way: `lstm_cell` and `lstm_cell_backward`.
+"""An LSTM's and a GRU's cell gates as one kernel each way: `lstm_cell`, `lstm_cell_backward`,
+`gru_cell`, `gru_cell_backward`.
 
     lstm_cell(hw (B, 4H), xw (B, 4H), c (B, H)) -> hp (B, H), c_new (B, H), act (B, 5H)
         gates = hw + xw, split i | f | g | o; i, f, o = sigmoid, g = tanh;
         c_new = f * c + i * g; hp = o * tanh(c_new); act = [i, f, g, o, tanh(c_new)]
     lstm_cell_backward(act, c, dhp (B, H), dc (B, H)) -> d_gates (B, 4H), dc_prev (B, H)
+
+    gru_cell(hw (B, 3H), xw (B, 3H), h (B, H)) -> h_new (B, H), act (B, 4H)
+        r = sigmoid(hw_r + xw_r), z = sigmoid(hw_z + xw_z), n = tanh(xw_n + hw_n * r);
+        h_new = (h - n) * z + n; act = [r, z, n, hw_n]
+    gru_cell_backward(act, h, dh (B, H)) -> d_xw (B, 3H), d_hw (B, 3H), dh * z (B, H)
 
 ATen's CPU arithmetic, in its order (torchtrek/nn/modules/_bptt.py is the caller: the
 recurrence node's forward and backward, which is the gradient; these ops have none of
@@ -80,3 +86,55 @@ def _emit_cell_bwd(args: list[str], a: dict[str, Any], ins: Sequence[TensorType]
 
 register(OpDef("lstm_cell_backward", "rnn", _infer_cell_bwd, vjp=_no_vjp,
                torch_name="LstmCellBackward", emit={"numpy": _emit_cell_bwd}))
+
+
+def _infer_gru(types: Sequence[TensorType], a: dict[str, Any]) -> tuple[TensorType, ...]:
+    hw, xw, h = types
+    if hw.ndim != 2 or hw.shape != xw.shape or h.shape != (hw.shape[0], hw.shape[1] // 3) \
+            or hw.shape[1] % 3 or not (hw.dtype is xw.dtype is h.dtype):
+        raise ShapeError(f"gru_cell: expected gates (B, 3H) twice and a hidden state (B, H) of "
+                         f"one dtype, got {list(hw.shape)}, {list(xw.shape)} and {list(h.shape)}")
+    B, H = h.shape
+    return (h, TensorType((B, 4 * H), h.dtype))
+
+
+def _emit_gru(args: list[str], a: dict[str, Any], ins: Sequence[TensorType], out: TensorType) -> str:
+    hw, xw, h = args
+    H = ins[2].shape[1]
+    sig = "1 / (1 + np.exp(-({} + {})))"
+    r = sig.format(_cols(hw, 0, H), _cols(xw, 0, H))
+    z = sig.format(_cols(hw, 1, H), _cols(xw, 1, H))
+    hn = _cols(hw, 2, H)
+    return (f"(lambda _r, _z: (lambda _n: (({h} - _n) * _z + _n, np.concatenate((_r, _z, _n, {hn}), 1)))"
+            f"(np.tanh({_cols(xw, 2, H)} + {hn} * _r)))({r}, {z})")
+
+
+register(OpDef("gru_cell", "rnn", _infer_gru, vjp=_no_vjp, torch_name="GruCell",
+               emit={"numpy": _emit_gru}))
+
+
+def _infer_gru_bwd(types: Sequence[TensorType], a: dict[str, Any]) -> tuple[TensorType, ...]:
+    act, h, dh = types
+    B, H = h.shape if h.ndim == 2 else (0, 0)
+    if h.ndim != 2 or act.shape != (B, 4 * H) or dh.shape != h.shape:
+        raise ShapeError(f"gru_cell_backward: expected activations (B, 4H) and (B, H) for the "
+                         f"hidden state and its gradient, got {list(act.shape)}, {list(h.shape)} "
+                         f"and {list(dh.shape)}")
+    g = TensorType((B, 3 * H), h.dtype)
+    return (g, g, h)
+
+
+def _emit_gru_bwd(args: list[str], a: dict[str, Any], ins: Sequence[TensorType],
+                  out: TensorType) -> str:
+    act, h, dh = args
+    H = ins[1].shape[1]
+    r, z, n, hn = (_cols(act, k, H) for k in range(4))
+    # _dn: the gradient at n's pre-activation; _dr, _dz: at r's and z's
+    return (f"(lambda _dn: (lambda _dr, _dz: (np.concatenate((_dr, _dz, _dn), 1), "
+            f"np.concatenate((_dr, _dz, _dn * {r}), 1), {dh} * {z}))"
+            f"(_dn * {hn} * {r} * (1 - {r}), {dh} * ({h} - {n}) * {z} * (1 - {z})))"
+            f"({dh} * (1 - {z}) * (1 - {n} * {n}))")
+
+
+register(OpDef("gru_cell_backward", "rnn", _infer_gru_bwd, vjp=_no_vjp,
+               torch_name="GruCellBackward", emit={"numpy": _emit_gru_bwd}))

@@ -314,9 +314,11 @@ def test_fused_attention_forward_and_backward(causal):
                 r(1, 2, 5, 4), r(1, 2, 11, 4), r(1, 2, 11, 4), backward=True)
 
 
-def test_fused_lstm_cell_forward_and_backward():
-    # lstm_cell / lstm_cell_backward (codegen/cuda/families/rnn.py) inside nn.LSTM's
-    # recurrence node, with a projection, against the NumPy backend
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_fused_cell_forward_and_backward(kind):
+    # lstm_cell / gru_cell and their backwards (codegen/cuda/families/rnn.py) inside the
+    # recurrence node (an LSTM with a projection), against the NumPy backend
     tt.manual_seed(0)
-    lstm = tt.nn.LSTM(6, 5, 1, proj_size=3)
-    E.check(lambda x: lstm(x)[0] * 2.0, r(4, 2, 6), backward=True)
+    layer = tt.nn.LSTM(6, 5, 1, proj_size=3) if kind == "LSTM" else tt.nn.GRU(6, 5, 1)
+    em = E.check(lambda x: layer(x)[0] * 2.0, r(4, 2, 6), backward=True)
+    assert f"{kind.lower()}_cell_backward" in em.module.cuda_source

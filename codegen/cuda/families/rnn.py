@@ -1,6 +1,6 @@
-"""CUDA kernels for an LSTM cell's fused gates (ir/ops/rnn.py): one thread per (row, unit),
-the four gates' columns read side by side, the formulas and their order as the C backend's
-(codegen/c/rnn.c.j2) and ATen's."""
+"""CUDA kernels for an LSTM's and a GRU's fused cell gates (ir/ops/rnn.py): one thread per
+(row, unit), the gates' columns read side by side, the formulas and their order as the C
+backend's (codegen/c/rnn.c.j2) and ATen's."""
 
 from __future__ import annotations
 
@@ -68,4 +68,40 @@ def print_lstm_cell_backward(gen: _Gen, e: Eqn) -> None:
             f"    dc_prev[t] = d * fg;\n")
     params = (f"const {t}* __restrict__ act, const {t}* __restrict__ c, const {t}* __restrict__ dh, "
               f"const {t}* __restrict__ dc, {t}* __restrict__ dgates, {t}* __restrict__ dc_prev")
+    _launch(gen, e, body, params, B * H, [gen.names[a] for a in e.inputs + e.outputs])
+
+
+@family_kernel("gru_cell")
+def print_gru_cell(gen: _Gen, e: Eqn) -> None:
+    t, B, H = _frame(e, e.inputs[2])
+    f = "f" if t == "float" else ""
+    one = "1.0f" if t == "float" else "1.0"
+    sig = lambda k: f"{one} / ({one} + exp{f}(-(zh[{k * H}] + zx[{k * H}])))"  # noqa: E731
+    body = (f"    const long long b = t / {H}, j = t % {H};\n"
+            f"    const {t}* zh = hw + b * {3 * H}LL + j; const {t}* zx = xw + b * {3 * H}LL + j;\n"
+            f"    {t}* a = act + b * {4 * H}LL + j;\n"
+            f"    const {t} r = {sig(0)}, z = {sig(1)}, hn = zh[{2 * H}];\n"
+            f"    const {t} n = tanh{f}(zx[{2 * H}] + hn * r);\n"
+            f"    a[0] = r; a[{H}] = z; a[{2 * H}] = n; a[{3 * H}] = hn;\n"
+            f"    h_new[t] = (h[t] - n) * z + n;\n")
+    params = (f"const {t}* __restrict__ hw, const {t}* __restrict__ xw, const {t}* __restrict__ h, "
+              f"{t}* __restrict__ h_new, {t}* __restrict__ act")
+    _launch(gen, e, body, params, B * H, [gen.names[a] for a in e.inputs + e.outputs])
+
+
+@family_kernel("gru_cell_backward")
+def print_gru_cell_backward(gen: _Gen, e: Eqn) -> None:
+    t, B, H = _frame(e, e.inputs[1])
+    one = "1.0f" if t == "float" else "1.0"
+    body = (f"    const long long b = t / {H}, j = t % {H};\n"
+            f"    const {t}* a = act + b * {4 * H}LL + j;\n"
+            f"    {t}* gx = dx + b * {3 * H}LL + j; {t}* gw = dhw + b * {3 * H}LL + j;\n"
+            f"    const {t} r = a[0], z = a[{H}], n = a[{2 * H}], hn = a[{3 * H}], g = dh[t];\n"
+            f"    const {t} dn = g * ({one} - z) * ({one} - n * n);\n"
+            f"    const {t} dr = dn * hn * r * ({one} - r), dz = g * (h[t] - n) * z * ({one} - z);\n"
+            f"    gx[0] = dr; gx[{H}] = dz; gx[{2 * H}] = dn;\n"
+            f"    gw[0] = dr; gw[{H}] = dz; gw[{2 * H}] = dn * r;\n"
+            f"    dhz[t] = g * z;\n")
+    params = (f"const {t}* __restrict__ act, const {t}* __restrict__ h, const {t}* __restrict__ dh, "
+              f"{t}* __restrict__ dx, {t}* __restrict__ dhw, {t}* __restrict__ dhz")
     _launch(gen, e, body, params, B * H, [gen.names[a] for a in e.inputs + e.outputs])

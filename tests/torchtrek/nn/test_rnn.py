@@ -119,14 +119,17 @@ def test_packing_round_trip_and_errors():
         repr(torch.nn.LSTM(3, 4, 2, batch_first=True, dropout=0.5))
 
 
-def test_compiled_lstm_runs_each_cells_gates_as_one_kernel_each_way():
-    # the recurrence node's steps call lstm_cell / lstm_cell_backward (ir/ops/rnn.py): on
-    # the C backend one kernel per step and direction, no per-gate kernels or concatenation
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_compiled_cells_run_their_gates_as_one_kernel_each_way(kind):
+    # the recurrence node's steps call lstm_cell / gru_cell and their backwards
+    # (ir/ops/rnn.py): on the C backend one kernel per step and direction, no per-gate
+    # kernels or concatenations
     import re
 
     tt.manual_seed(0)
-    lstm = tt.nn.LSTM(8, 16, 1)
+    lstm = getattr(tt.nn, kind)(8, 16, 1)
     x = tt.randn(5, 3, 8)
+    op = kind.lower() + "_cell"
 
     def step(a):
         out, _ = lstm(a)
@@ -137,7 +140,7 @@ def test_compiled_lstm_runs_each_cells_gates_as_one_kernel_each_way():
     f(x)
     src = f.source(x)
     body = src.split("/* ---- kernels.c")[0]
-    assert len(re.findall(r"= _k\d+_lstm_cell\(", body)) == 5
-    assert len(re.findall(r"= _k\d+_lstm_cell_backward\(", body)) == 5
-    assert len(re.findall(r"^void k\d+_lstm_cell(_backward)?\(", src, flags=re.M)) == 2  # shared
-    assert "np.concatenate((mul" not in body
+    assert len(re.findall(rf"= _k\d+_{op}\(", body)) == 5
+    assert len(re.findall(rf"= _k\d+_{op}_backward\(", body)) == 5
+    assert len(re.findall(rf"^void k\d+_{op}(_backward)?\(", src, flags=re.M)) == 2  # shared
+    assert "np.concatenate((mul" not in body and "np.concatenate((grad" not in body

@@ -22,7 +22,8 @@ def forward_step(mode: str, xw: Any, h: Any, c: Any, w_hh: Any, b_hh: Any,
                   w_hr: Any, fused: bool = False) -> tuple[Any, Any, tuple]:
     """One step given the input projection xw: (h, c, what the backward needs), with
     ATen's CPU arithmetic (rnn._cell_step is this step without the saved values). `fused`:
-    an LSTM's gates as the one lstm_cell op (no gradient of its own: the recurrence node's)."""
+    an LSTM's or a GRU's gates as one lstm_cell / gru_cell op (no gradient of its own: the
+    recurrence node's)."""
     hw = F.linear(h, w_hh, b_hh)
     if mode == "LSTM" and fused:
         hp, c_new, act = bind_multi("lstm_cell", [hw, xw, c])
@@ -36,6 +37,9 @@ def forward_step(mode: str, xw: Any, h: Any, c: Any, w_hh: Any, b_hh: Any,
         hp = o * tc
         h_new = tt.matmul(hp, w_hr.t()) if w_hr is not None else hp
         return h_new, c_new, (h, c, i, f, g, o, tc, hp)
+    if mode == "GRU" and fused:
+        h_new, act = bind_multi("gru_cell", [hw, xw, h])
+        return h_new, None, (h, act)
     if mode == "GRU":
         ir, iz, in_ = xw.chunk(3, 1)
         hr, hz, hn = hw.chunk(3, 1)
@@ -59,6 +63,10 @@ def _backward_step(mode: str, saved: tuple, dh: Any, dc: Any, w_hh: Any,
             dh = tt.matmul(dh, w_hr)
         dgates, dc_prev = bind_multi("lstm_cell_backward", [act, c, dh, dc])
         return dgates, dgates, tt.matmul(dgates, w_hh), dc_prev, dhr
+    if mode == "GRU" and len(saved) == 2:  # (the fused cell's)
+        h, act = saved
+        dx, dhw, dhz = bind_multi("gru_cell_backward", [act, h, dh])
+        return dx, dhw, dhz + tt.matmul(dhw, w_hh), None, None
     if mode == "GRU":
         h, r, z, n, hn = saved
         dz = dh * (h - n)
