@@ -228,6 +228,63 @@ def reduce_broadcasts(graph: Graph) -> Graph:
     return dce(_replace(graph, eqns, subst))
 
 
+def pads_to_concat(graph: Graph) -> Graph:
+    """add(pad(x), pad(y)) where the pads place x and y side by side along one dim (and alike
+    along the others) is pad(concat(x, y)): the gradient of a split (q, k, v =
+    qkv.split(C, 2)) is one concatenation, not three zero-padded copies summed. Chains of
+    adds fold one pair at a time; a pad that pads nothing is the concat itself."""
+    from .builder import Builder
+
+    pads: dict[Var, tuple[Atom, tuple]] = {}  # value -> (what it pads, widths)
+    joined_parts: dict[Var, tuple[tuple, int]] = {}  # a concat made here -> (its parts, dim)
+    eqns: list[Eqn] = []
+    subst: dict[Var, Atom] = {}
+    for e in graph.eqns:
+        if e.op == "pad" and isinstance(e.inputs[0], Var):
+            pads[e.outputs[0]] = (e.inputs[0], tuple(tuple(w) for w in e.params["widths"]))
+        joined = _join_pads(pads, e) if e.op == "add" else None
+        if joined is None:
+            eqns.append(e)
+            continue
+        parts, dim, lo, hi, widths = joined
+        out = e.outputs[0]
+        flat: list[Atom] = []
+        for x in parts:  # (a concat made by an earlier pair: its parts, one copy in all)
+            flat.extend(joined_parts[x][0] if x in joined_parts and joined_parts[x][1] == dim
+                        else (x,))
+        b = Builder(e.loc)
+        y = b.emit("concat", flat, dim=dim, hint=out.hint)
+        joined_parts[y] = (tuple(flat), dim)
+        new_widths = tuple((lo, hi) if d == dim else w for d, w in enumerate(widths))
+        if any(w != (0, 0) for w in new_widths):
+            y = b.emit("pad", [y], widths=new_widths, hint=out.hint)
+            pads[out] = (b.eqns[0].outputs[0], new_widths)  # (later adds read `out`)
+        eqns.extend(b.eqns)
+        subst[out] = y
+    if not subst:
+        return graph
+    return dce(_replace(graph, eqns, subst))
+
+
+def _join_pads(pads: dict, e: Eqn) -> tuple | None:
+    a, b = e.inputs
+    if a not in pads or b not in pads or a.shape != b.shape or a.dtype is not b.dtype \
+            or e.outputs[0].dtype is not a.dtype or e.outputs[0].shape != a.shape:
+        return None
+    (xa, wa), (xb, wb) = pads[a], pads[b]
+    differ = [d for d, (p, q) in enumerate(zip(wa, wb)) if p != q]
+    if len(differ) != 1:
+        return None
+    d = differ[0]
+    n = a.shape[d]
+    (la, ha), (lb, hb) = wa[d], wb[d]
+    if n - ha == lb:  # x then y
+        return (xa, xb), d, la, hb, wa
+    if n - hb == la:  # y then x
+        return (xb, xa), d, lb, ha, wa
+    return None
+
+
 def strip_detach(graph: Graph) -> Graph:
     """Drop `detach` and `custom_vjp` (identities that only matter to autodiff): run after
     the backward is built."""
@@ -239,7 +296,7 @@ def strip_detach(graph: Graph) -> Graph:
 
 
 def optimize(graph: Graph) -> Graph:
-    for p in (fold_constants, fold, reduce_broadcasts, cse, dce):
+    for p in (fold_constants, fold, reduce_broadcasts, pads_to_concat, cse, dce):
         graph = p(graph)
         if DEBUG:
             verify(graph)

@@ -113,3 +113,52 @@ def test_integer_and_empty_reductions_are_left_alone():
     e = tt.trace(lambda t: t.expand(0, 3).sum(0), tt.ones(3))
     assert reduce_broadcasts(e).eqns  # a sum over nothing stays (0, not 0 * inf)
     assert _reductions_of_broadcasts(e) == 1
+
+
+from torchtrek.ir.passes import pads_to_concat  # noqa: E402
+
+
+def _pad_graph(widths_list, n=12):
+    b = Builder()
+    xs = [Var(TensorType((2, w), dtypes.float32), f"x{i}") for i, (w, _) in enumerate(widths_list)]
+    acc = None
+    for x, (w, lo) in zip(xs, widths_list):
+        p = b.emit("pad", [x], widths=((0, 0), (lo, n - lo - w)))
+        acc = p if acc is None else b.emit("add", [acc, p])
+    return Graph("g", xs, b.eqns, [acc])
+
+
+def test_split_gradients_become_one_concatenation():
+    # the pads of a split's three gradients, summed in any order, are one concat
+    for order in ([(4, 8), (4, 4), (4, 0)], [(4, 0), (4, 4), (4, 8)], [(4, 4), (4, 0), (4, 8)]):
+        g = pads_to_concat(_pad_graph(order))
+        verify(g)
+        assert [e.op for e in g.eqns] == ["concat"], (order, [e.op for e in g.eqns])
+        assert len(g.eqns[0].inputs) == 3
+
+
+def test_partial_tiling_keeps_one_pad_and_gaps_are_left_alone():
+    g = pads_to_concat(_pad_graph([(3, 2), (4, 5)]))  # columns 2..8 of 12
+    assert [e.op for e in g.eqns] == ["concat", "pad"]
+    assert g.eqns[1].params["widths"] == ((0, 0), (2, 3))
+    g = pads_to_concat(_pad_graph([(3, 0), (4, 5)]))  # a gap at 3..4: nothing to join
+    assert [e.op for e in g.eqns].count("pad") == 2
+
+
+@pytest.mark.parametrize("backend", ["numpy", "c"])
+def test_split_backward_values_match_torch(backend):
+    x = np.random.default_rng(0).standard_normal((2, 3, 12)).astype(np.float32)
+
+    def f(m, t):
+        q, k, v = t.split(4, 2)
+        return (q.exp() * 2 + k * v).sum()
+
+    tx = torch.tensor(x, requires_grad=True)
+    f(torch, tx).backward()
+
+    def step(t):
+        f(tt, t).backward()
+        return t.grad
+
+    got = tt.compile(step, backend=backend)(tt.tensor(x, requires_grad=True))
+    np.testing.assert_allclose(got.numpy(), tx.grad.numpy(), rtol=1e-6, atol=1e-6)
