@@ -285,6 +285,44 @@ def _join_pads(pads: dict, e: Eqn) -> tuple | None:
     return None
 
 
+def transpose_matmuls(graph: Graph) -> Graph:
+    """permute(matmul(a, b), (1, 0)) of 2-D operands is matmul(b^T, a^T): BLAS reads the
+    transposed operands in place and the result comes out contiguous, where the transposed
+    product was a view that every kernel reading it copied first (a Linear layer's weight
+    gradient, read by the optimizer). Only for a product nothing else reads."""
+    from .builder import Builder
+
+    uses: dict[Var, int] = {}
+    for e in graph.eqns:
+        for a in e.inputs:
+            if isinstance(a, Var):
+                uses[a] = uses.get(a, 0) + 1
+    for a in graph.outputs:
+        if isinstance(a, Var):
+            uses[a] = uses.get(a, 0) + 1
+    producer = {o: e for e in graph.eqns for o in e.outputs}
+    eqns: list[Eqn] = []
+    subst: dict[Var, Atom] = {}
+    for e in graph.eqns:
+        src = producer.get(e.inputs[0]) if e.op == "permute" and e.inputs else None
+        if (src is None or src.op != "matmul" or tuple(e.params["perm"]) != (1, 0)
+                or uses.get(src.outputs[0]) != 1
+                or not all(isinstance(a, Var) and a.ndim == 2 for a in src.inputs)):
+            eqns.append(e)
+            continue
+        a, b_ = src.inputs
+        out = e.outputs[0]
+        b = Builder(e.loc)
+        bt = b.emit("permute", [b_], perm=(1, 0), hint=b_.hint)
+        at = b.emit("permute", [a], perm=(1, 0), hint=a.hint)
+        y = b.emit("matmul", [bt, at], hint=out.hint)
+        eqns.extend(b.eqns)
+        subst[out] = y
+    if not subst:
+        return graph
+    return dce(cse(_replace(graph, eqns, subst)))
+
+
 def strip_detach(graph: Graph) -> Graph:
     """Drop `detach` and `custom_vjp` (identities that only matter to autodiff): run after
     the backward is built."""
@@ -296,7 +334,8 @@ def strip_detach(graph: Graph) -> Graph:
 
 
 def optimize(graph: Graph) -> Graph:
-    for p in (fold_constants, fold, reduce_broadcasts, pads_to_concat, cse, dce):
+    for p in (fold_constants, fold, reduce_broadcasts, pads_to_concat, transpose_matmuls, cse,
+              dce):
         graph = p(graph)
         if DEBUG:
             verify(graph)
