@@ -48,7 +48,14 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
             scores = masked_fill(scores, F.logical_not(attn_mask), float("-inf"))
         else:
             scores = scores + attn_mask
-    weights = softmax(scores, dim=-1)
+    if attn_mask is not None:
+        # torch's _safe_softmax: a query that sees no key gets zero weights (and no NaN
+        # gradient), not softmax's 0/0; its scores are swapped for zeros first, so that
+        # the softmax and its gradient stay finite in that row
+        dead = (scores == float("-inf")).all(dim=-1, keepdim=True)
+        weights = masked_fill(softmax(masked_fill(scores, dead, 0.0), dim=-1), dead, 0.0)
+    else:
+        weights = softmax(scores, dim=-1)
     if dropout_p > 0.0:
         weights = dropout(weights, dropout_p, training=True)
     return F.matmul(weights, value)

@@ -143,3 +143,35 @@ def test_sdpa_kernel_rejects_what_is_not_a_backend():
     with pytest.raises(TypeError, match="SDPBackend"):
         with sdpa_kernel(["math"]):
             pass
+
+
+@pytest.mark.parametrize("mode", [None, "c"], ids=["eager", "c"])
+@pytest.mark.parametrize("kind", ["float", "bool"])
+def test_a_query_that_sees_no_key_gets_zeros_as_in_torch(kind, mode):
+    # torch's _safe_softmax: zero weights and finite gradients for a fully masked row
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 2, 3, 4)).astype(np.float32)
+    if kind == "float":
+        mask = np.zeros((3, 3), np.float32)
+        mask[1, :] = -np.inf
+        mask[2, 0] = -np.inf
+    else:
+        mask = np.ones((3, 3), bool)
+        mask[1, :] = False
+
+    def run(m, compiled):
+        q, mk = m.tensor(x, requires_grad=True), m.tensor(mask)
+
+        def f(q):
+            o = m.nn.functional.scaled_dot_product_attention(q, q * 0.5, q, attn_mask=mk)
+            (o * o).sum().backward()
+            return o
+
+        o = (tt.compile(f, backend=compiled) if compiled else f)(q)
+        return o.detach().numpy(), q.grad.numpy()
+
+    want, got = run(torch, None), run(tt, mode)
+    assert not np.isnan(got[1]).any()
+    assert (got[0][:, :, 1] == 0).all()
+    for a, b in zip(got, want):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
