@@ -30,6 +30,8 @@ class AttentionKernel:
         q, k, v = e.inputs[:3]
         nb, nh, L, E = q.shape
         S, EV = k.shape[-2], v.shape[-1]
+        self.mask = len(e.inputs) == (4 if e.op == "sdpa" else 7)  # (its last input)
+        self.scores_shape = (nb, nh, L, S)
         ctype = C_TYPES[q.dtype.name]
         vl = VECTOR_BYTES // q.dtype.itemsize
         scale = float(e.params["scale"])
@@ -42,6 +44,7 @@ class AttentionKernel:
             ep=-(-E // vl) * vl, evp=-(-EV // vl) * vl, bq=BLOCK_Q, NB=nb, NH=nh, L=L, S=S,
             E=E, EV=EV, scale=repr(scale) + ("f" if ctype == "float" else ""),
             causal=bool(e.params["causal"]), parallel=flops >= PARALLEL_MIN_FLOPS,
+            mask=self.mask, mask_at=9 if e.op == "sdpa" else 15,
             comment=comment.replace("*/", "* /"))
 
     @staticmethod
@@ -68,13 +71,20 @@ class AttentionKernel:
         dt = self.e.inputs[0].dtype
         size = dt.itemsize
         lines = [f"def _{name}({', '.join(xs)}):", f"    # {comment}"]
+        last = len(self.params) - 1
         for j, (a, _) in enumerate(self.params):
-            if a.ndim == 4:
+            if self.mask and j == last:  # read as (B, H, L, S), broadcast dims at stride 0
+                lines.append(f"    x{j} = np.broadcast_to(np.asarray(x{j}, dtype=np.{dt.name}), "
+                             f"{self.scores_shape})")
+            elif a.ndim == 4:
                 lines.append(f"    x{j} = x{j} if x{j}.dtype == np.{dt.name} and x{j}.strides[-1] == "
                              f"{size} else np.ascontiguousarray(x{j}, dtype=np.{dt.name})")
             else:  # the log-sum-exp, read as (heads, L)
                 lines.append(f"    x{j} = np.ascontiguousarray(x{j}, dtype=np.{dt.name})")
-        strided = " + ".join(f"x{j}.strides[:3]" for j, (a, _) in enumerate(self.params) if a.ndim == 4)
+        strided = " + ".join(f"x{j}.strides[:3]" for j, (a, _) in enumerate(self.params)
+                             if a.ndim == 4 and not (self.mask and j == last))
+        if self.mask:
+            strided += f" + x{last}.strides"
         lines.append(f"    st = np.array({strided}, dtype=np.int64) // {size}")
         outs = [f"out{k}" for k in range(len(self.outputs))]
         for k, o in enumerate(self.outputs):

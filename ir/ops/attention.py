@@ -1,8 +1,12 @@
 """Fused scaled-dot-product attention: `sdpa` and its backward, `sdpa_backward`.
 
-    sdpa(q (*B, L, E), k (*B, S, E), v (*B, S, Ev); scale, causal)
+    sdpa(q (*B, L, E), k (*B, S, E), v (*B, S, Ev)[, mask]; scale, causal)
         -> out (*B, L, Ev), lse (*B, L)
-    sdpa_backward(q, k, v, out, lse, d_out; scale, causal) -> dq, dk, dv
+    sdpa_backward(q, k, v, out, lse, d_out[, mask]; scale, causal) -> dq, dk, dv
+
+`mask`, when given, is added to the scaled scores (a float mask broadcastable to
+(*B, L, S); the front end turns a bool mask into 0 / -inf). A query that sees no key gets
+zeros, as torch's: its log-sum-exp is +inf, so that the backward rebuilds zero weights.
 
 `lse` is each query row's log-sum-exp of its scaled scores: all the backward needs to
 rebuild the attention weights block by block, so no L x S matrix outlives either op
@@ -40,36 +44,53 @@ def _check(q: TensorType, k: TensorType, v: TensorType) -> None:
                          f"(*B, S, E), (*B, S, Ev)")
 
 
+def _check_mask(q: TensorType, k: TensorType, mask: Sequence[TensorType]) -> None:
+    if not mask:
+        return
+    (m,) = mask
+    want = q.shape[:-1] + k.shape[-2:-1]
+    if m.dtype is not q.dtype or m.ndim > len(want) or any(
+            n not in (1, w) for n, w in zip(m.shape[::-1], want[::-1])):
+        raise ShapeError(f"scaled_dot_product_attention: the mask {list(m.shape)} "
+                         f"({m.dtype.name}) does not broadcast to {list(want)} ({q.dtype.name})")
+
+
 def _infer_sdpa(types: Sequence[TensorType], a: dict[str, Any]) -> tuple[TensorType, ...]:
-    q, k, v = types
+    q, k, v, *mask = types
     _check(q, k, v)
+    _check_mask(q, k, mask)
     return (TensorType(q.shape[:-1] + v.shape[-1:], q.dtype), TensorType(q.shape[:-1], q.dtype))
 
 
-def _scores(q: str, k: str, a: dict[str, Any], L: int, S: int) -> str:
+def _scores(q: str, k: str, a: dict[str, Any], L: int, S: int, mask: Sequence[str]) -> str:
     s = f"(np.matmul({q}, np.swapaxes({k}, -1, -2)) * {a['scale']!r})"
     if a["causal"]:
         s = f"np.where(np.tri({L}, {S}, dtype=bool), {s}, -np.inf)"
+    if mask:
+        s = f"({s} + {mask[0]})"
     return s
 
 
 def _emit_sdpa(args: list[str], a: dict[str, Any], ins: Sequence[TensorType], out: TensorType) -> str:
-    q, k, v = args
-    s = _scores(q, k, a, ins[0].shape[-2], ins[1].shape[-2])
-    # the softmax from the row max (_m), the exponentials (_e) and their sum (_l); the
-    # log-sum-exp is _m + log(_l)
+    q, k, v, *mask = args
+    s = _scores(q, k, a, ins[0].shape[-2], ins[1].shape[-2], mask)
+    # the softmax from the row max (_m, 0 for a row that sees nothing), the exponentials
+    # (_e) and their sum (_l, 1 for such a row: its weights are 0); the log-sum-exp is
+    # _m + log(_l), +inf for such a row
     return ("(lambda _s: (lambda _m: (lambda _e: (lambda _l: "
-            f"(np.matmul(_e / _l, {v}), (_m + np.log(_l))[..., 0]))"
-            "(_e.sum(-1, keepdims=True)))(np.exp(_s - _m)))(_s.max(-1, keepdims=True)))"
+            f"(np.matmul(_e / np.where(_l == 0, 1, _l), {v}), "
+            "np.where(_l == 0, np.inf, _m + np.log(_l))[..., 0]))"
+            "(_e.sum(-1, keepdims=True)))(np.exp(_s - _m)))"
+            "((lambda _m0: np.where(_m0 == -np.inf, 0.0, _m0))(_s.max(-1, keepdims=True))))"
             f"({s})")
 
 
 def _vjp_sdpa(b: Builder, eqn: Eqn, ct: Atom) -> list[Atom | None]:
-    q, k, v = eqn.inputs
+    q, k, v, *mask = eqn.inputs
     out, lse = eqn.outputs
-    dq, dk, dv = b.emit_multi("sdpa_backward", [q, k, v, out, lse, ct], hint="grad",
+    dq, dk, dv = b.emit_multi("sdpa_backward", [q, k, v, out, lse, ct, *mask], hint="grad",
                               scale=eqn.params["scale"], causal=eqn.params["causal"])
-    return [dq, dk, dv]
+    return [dq, dk, dv] + [None] * len(mask)  # (the mask: a constant, as the front end takes it)
 
 
 register(OpDef("sdpa", "attention", _infer_sdpa, vjp=_vjp_sdpa,
@@ -77,8 +98,9 @@ register(OpDef("sdpa", "attention", _infer_sdpa, vjp=_vjp_sdpa,
 
 
 def _infer_sdpa_bwd(types: Sequence[TensorType], a: dict[str, Any]) -> tuple[TensorType, ...]:
-    q, k, v, out, lse, d_out = types
+    q, k, v, out, lse, d_out, *mask = types
     _check(q, k, v)
+    _check_mask(q, k, mask)
     if out.shape != d_out.shape or out.shape != q.shape[:-1] + v.shape[-1:] \
             or lse.shape != q.shape[:-1]:
         raise ShapeError(f"sdpa_backward: output {list(out.shape)}, its gradient "
@@ -89,8 +111,8 @@ def _infer_sdpa_bwd(types: Sequence[TensorType], a: dict[str, Any]) -> tuple[Ten
 
 def _emit_sdpa_bwd(args: list[str], a: dict[str, Any], ins: Sequence[TensorType],
                    out: TensorType) -> str:
-    q, k, v, o, lse, do = args
-    s = _scores(q, k, a, ins[0].shape[-2], ins[1].shape[-2])
+    q, k, v, o, lse, do, *mask = args
+    s = _scores(q, k, a, ins[0].shape[-2], ins[1].shape[-2], mask)
     scale = a["scale"]
     # _p: the attention weights rebuilt from lse; _ds: the scores' gradient,
     # p * (dO v^T - rowsum(dO * O))

@@ -322,3 +322,17 @@ def test_fused_cell_forward_and_backward(kind):
     layer = tt.nn.LSTM(6, 5, 1, proj_size=3) if kind == "LSTM" else tt.nn.GRU(6, 5, 1)
     em = E.check(lambda x: layer(x)[0] * 2.0, r(4, 2, 6), backward=True)
     assert f"{kind.lower()}_cell_backward" in em.module.cuda_source
+
+
+@pytest.mark.parametrize("shape", [(9, 11), (2, 1, 9, 11)])
+def test_fused_attention_with_a_mask(shape):
+    # the mask read with broadcast strides; query 3 sees no key (zeros, finite gradients)
+    mask = RNG.standard_normal(shape).astype(np.float32)
+    mask[mask > 1.0] = -np.inf
+    mask[..., 3, :] = -np.inf
+
+    def f(q, k, v, m):
+        return tt.nn.functional.scaled_dot_product_attention(q, k, v, attn_mask=m) * 1.5
+
+    em = E.check(f, r(2, 3, 9, 8), r(2, 3, 11, 8), r(2, 3, 11, 8), mask, backward=True)
+    assert "const float* __restrict__ mask" in em.module.cuda_source

@@ -1,5 +1,5 @@
 """torch.nn.functional.scaled_dot_product_attention. Where torch's CPU picks its fused flash
-kernel (4-D float inputs of one width, no attention mask, no dropout, causal only for square
+kernel (4-D float inputs of one width, no dropout, a constant mask or causal only for square
 attention),
 this is the fused `sdpa` op (ir/ops/attention.py: no L x S matrix kept for the backward);
 otherwise it is composed from matmul, masking and softmax (torch's math backend), so its
@@ -22,7 +22,7 @@ from .attention import fused_allowed
 def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: Any = None,
                                  dropout_p: float = 0.0, is_causal: bool = False,
                                  scale: float | None = None, enable_gqa: bool = False) -> Any:
-    from ..creation import ones
+    from ..creation import ones, zeros
     from .functional import dropout, softmax
 
     if is_causal and attn_mask is not None:
@@ -38,7 +38,12 @@ def scaled_dot_product_attention(query: Any, key: Any, value: Any, attn_mask: An
     L, S = query.shape[-2], key.shape[-2]
     factor = 1.0 / math.sqrt(query.shape[-1]) if scale is None else scale
     if _fused_fits(query, key, value, attn_mask, dropout_p, is_causal):
-        return bind("sdpa", [query, key, value], {"scale": float(factor), "causal": bool(is_causal)})
+        operands = [query, key, value]
+        if attn_mask is not None:  # added to the scores: a bool mask as 0 / -inf
+            operands.append(attn_mask if attn_mask.dtype is query.dtype else masked_fill(
+                zeros(tuple(attn_mask.shape), dtype=query.dtype), F.logical_not(attn_mask),
+                float("-inf")))
+        return bind("sdpa", operands, {"scale": float(factor), "causal": bool(is_causal)})
     scores = F.matmul(query, F.transpose(key, -2, -1)) * factor
     if is_causal:
         keep = tril(ones(L, S, dtype=dtypes.bool_))
@@ -70,7 +75,7 @@ def _fused_fits(query: Any, key: Any, value: Any, attn_mask: Any, dropout_p: flo
     ctx = current_trace()
     # a compiled function is rebuilt when it is called under another sdpa_kernel choice
     allowed = ctx.guard_value(fused_allowed) if ctx is not None else fused_allowed()
-    return (allowed and attn_mask is None and dropout_p == 0.0
+    return (allowed and _mask_fits(attn_mask, query, key) and dropout_p == 0.0
             and query.ndim == key.ndim == value.ndim == 4
             and d is key.dtype is value.dtype and d in (dtypes.float32, dtypes.float64)
             and tuple(query.shape[:2]) == tuple(key.shape[:2]) == tuple(value.shape[:2])
@@ -79,3 +84,14 @@ def _fused_fits(query: Any, key: Any, value: Any, attn_mask: Any, dropout_p: flo
             and (not is_causal or query.shape[-2] == key.shape[-2])
             and query.device.type == "cpu" and key.device.type == "cpu"
             and value.device.type == "cpu")
+
+
+def _mask_fits(mask: Any, query: Any, key: Any) -> bool:
+    """No mask, or a constant bool / same-dtype float mask that broadcasts to the scores."""
+    if mask is None:
+        return True
+    if mask.requires_grad or mask.device.type != "cpu" or mask.ndim > 4 or not (
+            mask.dtype is dtypes.bool_ or mask.dtype is query.dtype):
+        return False
+    want = tuple(query.shape[:-1]) + (key.shape[-2],)
+    return all(n in (1, w) for n, w in zip(tuple(mask.shape)[::-1], want[::-1]))

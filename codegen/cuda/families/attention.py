@@ -30,9 +30,22 @@ def _frame(e: Eqn) -> dict:
         nbh *= n
     f32 = q.dtype.name == "float32"
     scale = float(e.params["scale"])
+    mask = len(e.inputs) == (4 if e.op == "sdpa" else 7)
+    ms: tuple[int, ...] = ()
+    if mask:  # the mask's strides as (B, H, L, S), 0 along its broadcast dims
+        if q.ndim != 4:
+            raise NotImplementedError(f"op {e.op!r} with a mask on {q.ndim}-d operands in CUDA")
+        m = e.inputs[-1]
+        shape = (1,) * (4 - m.ndim) + tuple(m.shape)
+        strides, step = [0] * 4, 1
+        for d in range(3, -1, -1):
+            strides[d] = step if shape[d] != 1 else 0
+            step *= shape[d]
+        ms = tuple(strides)
     return dict(t="float" if f32 else "double", exp="expf" if f32 else "exp",
                 log="logf" if f32 else "log", NBH=nbh, L=q.shape[-2], S=k.shape[-2],
-                E=q.shape[-1], EV=v.shape[-1], causal=bool(e.params["causal"]),
+                E=q.shape[-1], EV=v.shape[-1], causal=bool(e.params["causal"]), mask=mask, ms=ms,
+                NH=q.shape[1] if q.ndim == 4 else 1,
                 scale=repr(scale) + ("f" if f32 else ""), block=THREADS)
 
 
@@ -67,11 +80,13 @@ def print_sdpa(gen: _Gen, e: Eqn) -> None:
 @family_kernel("sdpa_backward")
 def print_sdpa_backward(gen: _Gen, e: Eqn) -> None:
     frame = _frame(e)
-    q, k, v, o, lse, do = (gen.names[a] for a in e.inputs)
+    q, k, v, o, lse, do, *mask = (gen.names[a] for a in e.inputs)
     dq, dk, dv = (_alloc(gen, x) for x in e.outputs)
     dsum = f"{dq}_rowsum"
     gen.body.append(f"{dsum} = alloc({tuple(e.inputs[4].shape)}, \"{e.inputs[0].dtype.name}\")")
     if frame["NBH"] * frame["L"]:
-        _launch(gen, e, "grad_q", frame, frame["NBH"] * frame["L"], [q, k, v, o, lse, do, dq, dsum])
+        _launch(gen, e, "grad_q", frame, frame["NBH"] * frame["L"],
+                [q, k, v, o, lse, do, *mask, dq, dsum])
     if frame["NBH"] * frame["S"]:
-        _launch(gen, e, "grad_kv", frame, frame["NBH"] * frame["S"], [q, k, v, lse, do, dsum, dk, dv])
+        _launch(gen, e, "grad_kv", frame, frame["NBH"] * frame["S"],
+                [q, k, v, lse, do, dsum, *mask, dk, dv])
