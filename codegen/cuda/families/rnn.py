@@ -10,16 +10,25 @@ from ...cfamily.printer import C_TYPES
 from ..generator import BLOCK, Kernel, _Gen, family_kernel
 
 
-def _frame(e: Eqn, c: Var) -> tuple[str, int, int]:
+def _frame(e: Eqn, c: Var) -> tuple[str, int, int, str, str]:
+    """(C type, B, H, the float math suffix, the literal 1) for state operand `c`."""
     if any(is_symbolic(n) for a in e.inputs for n in a.shape):
         raise NotImplementedError(f"op {e.op!r} with symbolic sizes in a CUDA kernel")
     if c.dtype.name not in ("float32", "float64"):
         raise NotImplementedError(f"op {e.op!r} on {c.dtype.name} (float32 and float64 only)")
     B, H = c.shape
-    return C_TYPES[c.dtype.name], B, H
+    f32 = c.dtype.name == "float32"
+    return C_TYPES[c.dtype.name], B, H, "f" if f32 else "", "1.0f" if f32 else "1.0"
 
 
-def _launch(gen: _Gen, e: Eqn, body: str, params: str, n: int, args: list[str]) -> None:
+def _launch(gen: _Gen, e: Eqn, t: str, body: str, names: tuple[str, ...]) -> None:
+    """One thread per (row, unit); `names`: the kernel's names for the inputs, then the
+    outputs, in the equation's order."""
+    n_in = len(e.inputs)
+    params = ", ".join([f"const {t}* __restrict__ {x}" for x in names[:n_in]]
+                       + [f"{t}* __restrict__ {x}" for x in names[n_in:]])
+    args = [gen.names[a] for a in e.inputs + e.outputs]
+    n = e.inputs[-1].type.numel  # (every cell op's last input is a (B, H) state or gradient)
     for o in e.outputs:
         gen.body.append(f"{gen.names[o]} = alloc({o.shape}, \"{o.dtype.name}\")")
     if n == 0:
@@ -38,9 +47,7 @@ def _launch(gen: _Gen, e: Eqn, body: str, params: str, n: int, args: list[str]) 
 
 @family_kernel("lstm_cell")
 def print_lstm_cell(gen: _Gen, e: Eqn) -> None:
-    t, B, H = _frame(e, e.inputs[2])
-    f = "f" if t == "float" else ""
-    one = "1.0f" if t == "float" else "1.0"
+    t, _, H, f, one = _frame(e, e.inputs[2])
     sig = lambda k: f"{one} / ({one} + exp{f}(-(zh[{k * H}] + zx[{k * H}])))"  # noqa: E731
     body = (f"    const long long b = t / {H}, j = t % {H};\n"
             f"    const {t}* zh = hw + b * {4 * H}LL + j; const {t}* zx = xw + b * {4 * H}LL + j;\n"
@@ -50,15 +57,12 @@ def print_lstm_cell(gen: _Gen, e: Eqn) -> None:
             f"    const {t} cn = fg * c[t] + i * g, th = tanh{f}(cn);\n"
             f"    a[0] = i; a[{H}] = fg; a[{2 * H}] = g; a[{3 * H}] = o; a[{4 * H}] = th;\n"
             f"    c_new[t] = cn; hp[t] = o * th;\n")
-    params = (f"const {t}* __restrict__ hw, const {t}* __restrict__ xw, const {t}* __restrict__ c, "
-              f"{t}* __restrict__ hp, {t}* __restrict__ c_new, {t}* __restrict__ act")
-    _launch(gen, e, body, params, B * H, [gen.names[a] for a in e.inputs + e.outputs])
+    _launch(gen, e, t, body, ('hw', 'xw', 'c', 'hp', 'c_new', 'act'))
 
 
 @family_kernel("lstm_cell_backward")
 def print_lstm_cell_backward(gen: _Gen, e: Eqn) -> None:
-    t, B, H = _frame(e, e.inputs[1])
-    one = "1.0f" if t == "float" else "1.0"
+    t, _, H, _, one = _frame(e, e.inputs[1])
     body = (f"    const long long b = t / {H}, j = t % {H};\n"
             f"    const {t}* a = act + b * {5 * H}LL + j; {t}* dz = dgates + b * {4 * H}LL + j;\n"
             f"    const {t} i = a[0], fg = a[{H}], g = a[{2 * H}], o = a[{3 * H}], th = a[{4 * H}];\n"
@@ -66,16 +70,12 @@ def print_lstm_cell_backward(gen: _Gen, e: Eqn) -> None:
             f"    dz[0] = d * g * i * ({one} - i); dz[{H}] = d * c[t] * fg * ({one} - fg);\n"
             f"    dz[{2 * H}] = d * i * ({one} - g * g); dz[{3 * H}] = gh * th * o * ({one} - o);\n"
             f"    dc_prev[t] = d * fg;\n")
-    params = (f"const {t}* __restrict__ act, const {t}* __restrict__ c, const {t}* __restrict__ dh, "
-              f"const {t}* __restrict__ dc, {t}* __restrict__ dgates, {t}* __restrict__ dc_prev")
-    _launch(gen, e, body, params, B * H, [gen.names[a] for a in e.inputs + e.outputs])
+    _launch(gen, e, t, body, ('act', 'c', 'dh', 'dc', 'dgates', 'dc_prev'))
 
 
 @family_kernel("gru_cell")
 def print_gru_cell(gen: _Gen, e: Eqn) -> None:
-    t, B, H = _frame(e, e.inputs[2])
-    f = "f" if t == "float" else ""
-    one = "1.0f" if t == "float" else "1.0"
+    t, _, H, f, one = _frame(e, e.inputs[2])
     sig = lambda k: f"{one} / ({one} + exp{f}(-(zh[{k * H}] + zx[{k * H}])))"  # noqa: E731
     body = (f"    const long long b = t / {H}, j = t % {H};\n"
             f"    const {t}* zh = hw + b * {3 * H}LL + j; const {t}* zx = xw + b * {3 * H}LL + j;\n"
@@ -84,15 +84,12 @@ def print_gru_cell(gen: _Gen, e: Eqn) -> None:
             f"    const {t} n = tanh{f}(zx[{2 * H}] + hn * r);\n"
             f"    a[0] = r; a[{H}] = z; a[{2 * H}] = n; a[{3 * H}] = hn;\n"
             f"    h_new[t] = (h[t] - n) * z + n;\n")
-    params = (f"const {t}* __restrict__ hw, const {t}* __restrict__ xw, const {t}* __restrict__ h, "
-              f"{t}* __restrict__ h_new, {t}* __restrict__ act")
-    _launch(gen, e, body, params, B * H, [gen.names[a] for a in e.inputs + e.outputs])
+    _launch(gen, e, t, body, ('hw', 'xw', 'h', 'h_new', 'act'))
 
 
 @family_kernel("gru_cell_backward")
 def print_gru_cell_backward(gen: _Gen, e: Eqn) -> None:
-    t, B, H = _frame(e, e.inputs[1])
-    one = "1.0f" if t == "float" else "1.0"
+    t, _, H, _, one = _frame(e, e.inputs[1])
     body = (f"    const long long b = t / {H}, j = t % {H};\n"
             f"    const {t}* a = act + b * {4 * H}LL + j;\n"
             f"    {t}* gx = dx + b * {3 * H}LL + j; {t}* gw = dhw + b * {3 * H}LL + j;\n"
@@ -102,6 +99,4 @@ def print_gru_cell_backward(gen: _Gen, e: Eqn) -> None:
             f"    gx[0] = dr; gx[{H}] = dz; gx[{2 * H}] = dn;\n"
             f"    gw[0] = dr; gw[{H}] = dz; gw[{2 * H}] = dn * r;\n"
             f"    dhz[t] = g * z;\n")
-    params = (f"const {t}* __restrict__ act, const {t}* __restrict__ h, const {t}* __restrict__ dh, "
-              f"{t}* __restrict__ dx, {t}* __restrict__ dhw, {t}* __restrict__ dhz")
-    _launch(gen, e, body, params, B * H, [gen.names[a] for a in e.inputs + e.outputs])
+    _launch(gen, e, t, body, ('act', 'h', 'dh', 'dx', 'dhw', 'dhz'))
