@@ -36,7 +36,7 @@ def forward_step(mode: str, xw: Any, h: Any, c: Any, w_hh: Any, b_hh: Any,
         tc = c_new.tanh()
         hp = o * tc
         h_new = tt.matmul(hp, w_hr.t()) if w_hr is not None else hp
-        return h_new, c_new, (h, c, i, f, g, o, tc, hp)
+        return h_new, c_new, ()  # (differentiated op by op: nothing to save)
     if mode == "GRU" and fused:
         h_new, act = bind_multi("gru_cell", [hw, xw, h])
         return h_new, None, (h, act)
@@ -46,7 +46,7 @@ def forward_step(mode: str, xw: Any, h: Any, c: Any, w_hh: Any, b_hh: Any,
         r = (hr + ir).sigmoid()
         z = (hz + iz).sigmoid()
         n = (in_ + hn * r).tanh()
-        return (h - n) * z + n, None, (h, r, z, n, hn)
+        return (h - n) * z + n, None, ()
     pre = hw + xw
     h_new = pre.tanh() if mode == "RNN_TANH" else pre.relu()
     return h_new, None, (h, h_new)
@@ -54,7 +54,8 @@ def forward_step(mode: str, xw: Any, h: Any, c: Any, w_hh: Any, b_hh: Any,
 
 def _backward_step(mode: str, saved: tuple, dh: Any, dc: Any, w_hh: Any,
                    w_hr: Any) -> tuple[Any, Any, Any, Any, Any]:
-    """(d input projection, d hidden projection, dh_prev, dc_prev, d w_hr part) of one step."""
+    """(d input projection, d hidden projection, dh_prev, dc_prev, d w_hr part) of one step,
+    from what forward_step(..., fused=True) saved."""
     if mode == "LSTM":
         h, c, act, hp = saved
         dhr = None
@@ -63,20 +64,10 @@ def _backward_step(mode: str, saved: tuple, dh: Any, dc: Any, w_hh: Any,
             dh = tt.matmul(dh, w_hr)
         dgates, dc_prev = bind_multi("lstm_cell_backward", [act, c, dh, dc])
         return dgates, dgates, tt.matmul(dgates, w_hh), dc_prev, dhr
-    if mode == "GRU" and len(saved) == 2:  # (the fused cell's)
+    if mode == "GRU":
         h, act = saved
         dx, dhw, dhz = bind_multi("gru_cell_backward", [act, h, dh])
         return dx, dhw, dhz + tt.matmul(dhw, w_hh), None, None
-    if mode == "GRU":
-        h, r, z, n, hn = saved
-        dz = dh * (h - n)
-        dn = dh * (1 - z)
-        dn_pre = dn * (1 - n * n)
-        dr_pre = dn_pre * hn * r * (1 - r)
-        dz_pre = dz * z * (1 - z)
-        dx = tt.cat([dr_pre, dz_pre, dn_pre], 1)
-        dhw = tt.cat([dr_pre, dz_pre, dn_pre * r], 1)
-        return dx, dhw, dh * z + tt.matmul(dhw, w_hh), None, None
     h, h_new = saved
     dpre = dh * (1 - h_new * h_new) if mode == "RNN_TANH" else dh * (h_new > 0).to(dh.dtype)
     return dpre, dpre, tt.matmul(dpre, w_hh), None, None
