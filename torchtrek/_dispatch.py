@@ -81,11 +81,8 @@ def bind_multi(op: str, operands: Sequence[Any], attrs: dict[str, Any] | None = 
     ctx = current_trace()
     Tensor = _tensor_cls()
     if ctx is not None:
-        atoms = [o if isinstance(o, Literal) else
-                 (o._var if o._trace is ctx else ctx.capture(o, o._type(), o._hint))
-                 for o in operands]
         return tuple(Tensor._symbolic(v, ctx, False)
-                     for v in ctx.record_multi(op, atoms, attrs, hint))
+                     for v in ctx.record_multi(op, _atoms(ctx, operands), attrs, hint))
     backend = _device_of(operands)
     key = (op, "multi", freeze_attrs(attrs) if attrs else (),
            tuple((o._data.shape, o._dtype) for o in operands), backend)
@@ -96,22 +93,26 @@ def bind_multi(op: str, operands: Sequence[Any], attrs: dict[str, Any] | None = 
     return tuple(Tensor._wrap(a) for a in outs)
 
 
+def _atoms(ctx: Any, operands: Sequence[Any]) -> list[Any]:
+    """The trace's atoms for `operands`: literals as themselves (a Const as a plain
+    Literal), the trace's own tensors as their values, other tensors captured."""
+    atoms = []
+    for o in operands:
+        if isinstance(o, Literal):
+            atoms.append(Literal(o.value, o.dtype) if isinstance(o, Const) else o)
+        elif o._trace is ctx:
+            atoms.append(o._var)
+        else:
+            atoms.append(ctx.capture(o, o._type(), o._hint))
+    return atoms
+
+
 def _record(ctx: Any, op: str, operands: Sequence[Any], attrs: dict[str, Any],
             hint: str | None, loc: Any) -> Any:
     from .tensor import Tensor
 
-    atoms = []
-    requires_grad = False
-    for o in operands:
-        if isinstance(o, Literal):
-            atoms.append(Literal(o.value, o.dtype) if isinstance(o, Const) else o)
-            continue
-        if o._trace is ctx:
-            atoms.append(o._var)
-        else:
-            atoms.append(ctx.capture(o, o._type(), o._hint))
-        requires_grad = requires_grad or o.requires_grad
-    v = ctx.record(op, atoms, attrs, hint, loc)
+    requires_grad = any(o.requires_grad for o in operands if not isinstance(o, Literal))
+    v = ctx.record(op, _atoms(ctx, operands), attrs, hint, loc)
     if requires_grad and not autograd.is_grad_enabled() and v.dtype.is_floating_point:
         # no_grad inside a traced function: the graph must not differentiate through it
         v = ctx.record("detach", [v], {}, v.hint, loc)
