@@ -47,6 +47,14 @@ _TWO_ARG = ("pow", "atan2", "hypot")
 _EXPF = re.compile(r"\bexpf\(")
 
 
+def _with_exp_floor(text: str) -> str:
+    """A kernel that calls tt_expf reads its floor (`tt_lo`, kernels.c.j2) on entry."""
+    if "tt_expf(" not in text:
+        return text
+    at = text.index(") {\n", text.index("void KERNEL(")) + 4
+    return text[:at] + "  const float tt_lo = tt_exp_floor;  /* tt_expf's floor */\n" + text[at:]
+
+
 def _c_expr(expr: Any, names: dict, dtype: str) -> str:
     """print_c, with float exp through tt_expf (kernels.c.j2: libmvec's slow lanes)."""
     return _EXPF.sub("tt_expf(", print_c(expr, names, dtype))
@@ -627,6 +635,7 @@ def generate(graph: Graph, fn_name: str | None = None, threshold: int | None = N
             text = u.source  # type: ignore[attr-defined]
             name = f"k{j}_{names_safe(out0.hint)}"
             outputs, what = [out0], f"{out0.type} = {u.e.op} kernel{where}"
+        text = _with_exp_floor(text)
         c_name = first.get(text)
         if c_name is None:
             c_name = first[text] = name
