@@ -54,7 +54,8 @@ class CompiledGraph:
             from ..codegen.c.regions import min_numel
 
             key = disk_cache.make_key(str(graph), repr(self.wrt), backend,
-                                      str(min_numel()) if backend == "c" else "")
+                                      str(min_numel()) if backend == "c" else "",
+                                      repr(graph.meta.get("write_back", ())))
             payload = disk_cache.load(key)
             if payload is not None and self._from_payload(payload):
                 self.from_cache = True

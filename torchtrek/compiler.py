@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
 import numpy as np
+from numpy.lib.array_utils import byte_bounds
 
 from . import _logging, _state, autograd, dynamic
 from .ir import symdims, symint
@@ -295,12 +296,16 @@ class _Entry:
                        taken: set[int]) -> None:
         fx = self.effects
         for idx, vi, count in fx.mutations:
-            if not self._adopt(captured[idx], values[vi], taken):
+            if values[vi] is captured[idx]._data:
+                pass  # the kernel wrote it in place (codegen/c/generator.py: _write_in_place)
+            elif not self._adopt(captured[idx], values[vi], taken):
                 arrays.copy_into(captured[idx]._data, values[vi])
             captured[idx]._vc[0] += count  # one version per in-place op the step made, as eagerly
         for pos, vi, count in fx.arg_mutations:
             t = _pick(args, pos)
-            if not self._adopt(t, values[vi], taken):
+            if values[vi] is t._data:
+                pass  # written in place
+            elif not self._adopt(t, values[vi], taken):
                 arrays.copy_into(t._data, values[vi])
             t._vc[0] += count
         for target, kind, payload in fx.grads:
@@ -498,6 +503,39 @@ class _Effects:
     grad_values: dict[int, tuple] = field(default_factory=dict)  # id(traced grad) -> target
     value_guards: list[tuple[Callable[[], Any], Any]] = field(default_factory=list)
     before_call: list[Callable[[], None]] = field(default_factory=list)
+
+
+def _write_back(ctx: TraceContext, n_user: int, tensor_pos: list[Any],
+                inputs: list[Any]) -> tuple[tuple[int, int], ...]:
+    """(graph output, graph input) for each value the call writes back into an input's
+    tensor: a kernel may compute that output over that input's own array (the C backend's
+    optimizer kernels; codegen/c/generator.py: _write_in_place). Not for an input whose
+    memory another input shares (a detached alias of a parameter, captured on its own):
+    that one would see the update early."""
+    fx, n_args = ctx.effects, len(ctx.inputs)
+    pairs = [(n_user + vi, n_args + idx) for idx, vi, _ in fx.mutations]
+    pairs += [(n_user + vi, tensor_pos.index(pos)) for pos, vi, _ in fx.arg_mutations]
+    shared = _sharing_memory([t._data for t in inputs])
+    return tuple(sorted((o, i) for o, i in pairs if i not in shared))
+
+
+def _sharing_memory(arrays: list[Any]) -> set[int]:
+    """Positions of the host arrays whose byte ranges overlap another's (a sweep over
+    the ranges sorted by start: n log n)."""
+    spans = []
+    for i, a in enumerate(arrays):
+        if type(a) is np.ndarray and a.nbytes:
+            lo, hi = byte_bounds(a)
+            spans.append((lo, hi, i))
+    spans.sort()
+    shared: set[int] = set()
+    reach, owner = -1, -1
+    for lo, hi, i in spans:
+        if lo < reach:
+            shared.update((i, owner))
+        if hi > reach:
+            reach, owner = hi, i
+    return shared
 
 
 def _collect_effects(ctx: TraceContext, tensor_pos: list[int]) -> _Effects:
@@ -748,6 +786,9 @@ class CompiledFunction:
             graph.meta["guards"] = tuple(_state.thread.size_guards.relations)
         captured = [t for t, _ in ctx.captured]
         inputs = [_pick(args, i) for i in tensor_pos] + captured
+        write_back = _write_back(ctx, len(atoms), tensor_pos, inputs)
+        if write_back:
+            graph.meta["write_back"] = write_back
         if force_grad:
             wrt = [t.dtype.is_floating_point for t in inputs]
         elif ctx.did_backward:

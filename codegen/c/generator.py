@@ -24,6 +24,7 @@ import jinja2
 import sympy
 
 from ...ir.graph import Atom, Eqn, Graph, Literal, Var
+from ...ir.opdef import get_op
 from ...ir.printer import value_names
 from ...ir.shapes import broadcast_shapes
 from ..cfamily.printer import C_TYPES, PREAMBLE, print_c
@@ -32,6 +33,11 @@ from ..numpy.generator import names_safe, render_function
 from . import regions
 from .attention import AttentionKernel
 from .cells import CellKernel
+from .optim import AdamKernel
+
+# units printed from a template, one equation each (the unit interface: e, name, params,
+# outputs, source, args; fits(e) says which equations they take)
+TEMPLATE_UNITS = (AttentionKernel, CellKernel, AdamKernel)
 
 VERSION = "0.1.0"
 PARALLEL_MIN = 1 << 18  # elements below which a kernel runs on one thread (see runtime/native.py)
@@ -45,6 +51,45 @@ _TWO_ARG = ("pow", "atan2", "hypot")
 
 
 _EXPF = re.compile(r"\bexpf\(")
+
+
+_MAY_VIEW = ("movement", "cast", "select")  # op kinds whose NumPy result may view an operand
+
+
+def _write_in_place(graph: Graph, eqns: list[Eqn], units: dict[int, Any]) -> None:
+    """Units that may overwrite operands (`may_overwrite`: output k -> operand j, an
+    optimizer's parameter and state) get `in_place` where the output is the value the call
+    writes back into that operand's tensor (graph.meta["write_back"], from the trace's
+    effects), and nothing reads the operand after the unit: the runtime then finds the
+    new value already in the tensor's array (no copy, the tensor keeps its memory)."""
+    pairs = {(graph.outputs[o], graph.inputs[i]) for o, i in graph.meta.get("write_back", ())
+             if o < len(graph.outputs) and i < len(graph.inputs)}
+    if not pairs:
+        return
+    # the last equation reading each candidate, or a value that may view it (NumPy's
+    # reshapes, slices, transposes and same-dtype casts return views)
+    candidates = {i for _, i in pairs}
+    views: dict[Var, frozenset[Var]] = {}
+    last: dict[Var, int] = {}
+    for i, e in enumerate(eqns):
+        seen = frozenset().union(*(views.get(a, {a} & candidates) for a in e.inputs
+                                   if isinstance(a, Var)))
+        for r in seen:
+            last[r] = i
+        if seen and get_op(e.op).kind in _MAY_VIEW:
+            for o in e.outputs:
+                views[o] = seen
+    outputs = {a for a in graph.outputs if isinstance(a, Var)}
+    for o in list(outputs):
+        outputs |= views.get(o, frozenset())
+    for i, e in enumerate(eqns):
+        u = units.get(id(e))
+        wanted = getattr(u, "may_overwrite", None)
+        if not wanted:
+            continue
+        u.in_place = {k: j for k, j in wanted.items()  # type: ignore[union-attr]
+                      if (e.outputs[k], v := e.inputs[j]) in pairs and v not in outputs
+                      and last[v] == i and e.inputs.count(v) == 1}
 
 
 def _with_exp_floor(text: str) -> str:
@@ -548,9 +593,10 @@ FLOAT_SUM_ROW = 4096  # longest row a row group sums in float32
 
 
 def _wrapper(name: str, params: list[tuple[Var, tuple[int, ...]]], outputs: list[Var],
-             slot: int, comment: str, c_name: str | None = None) -> str:
+             slot: int, comment: str, c_name: str | None = None,
+             in_place: dict[int, int] | None = None) -> str:
     """The Python function `_name` that calls the kernel `c_name` (default: `name`):
-    contiguous operands, pooled outputs."""
+    contiguous operands, pooled outputs; output k written over operand in_place[k]."""
     lines = [f"def _{name}({', '.join(f'x{j}' for j in range(len(params)))}):", f"    # {comment}"]
     ptrs = []
     for j, (v, _) in enumerate(params):
@@ -558,6 +604,9 @@ def _wrapper(name: str, params: list[tuple[Var, tuple[int, ...]]], outputs: list
         ptrs.append(f"x{j}.ctypes.data")
     outs = [f"out{k}" for k in range(len(outputs))]
     for k, o in enumerate(outputs):
+        if in_place and k in in_place:
+            lines.append(f"    out{k} = x{in_place[k]}  # in place: nothing reads the old value after")
+            continue
         lines.append(f"    out{k} = _out({slot + k}, {o.shape}, np.{o.dtype.name})")
     lines.append(f"    _lib.{c_name or name}({', '.join(ptrs + [f'{o}.ctypes.data' for o in outs])})")
     lines.append(f"    return {', '.join(outs)}")
@@ -606,10 +655,10 @@ def generate(graph: Graph, fn_name: str | None = None, threshold: int | None = N
     for e in eqns:
         if id(e) in writers:
             units[id(e)] = writers[id(e)]
-        elif AttentionKernel.fits(e):
-            units[id(e)] = AttentionKernel(e, _env())
-        elif CellKernel.fits(e):
-            units[id(e)] = CellKernel(e, _env())
+        else:
+            unit = next((u for u in TEMPLATE_UNITS if u.fits(e)), None)
+            if unit is not None:
+                units[id(e)] = unit(e, _env())
     fused = Graph(fused.name, fused.inputs, eqns, fused.outputs, fused.meta)
 
     # names and sources in program order; a kernel whose text is the same as an earlier
@@ -617,6 +666,7 @@ def generate(graph: Graph, fn_name: str | None = None, threshold: int | None = N
     # that kernel, called again: the C file has each distinct kernel once, so the C
     # compiler's work grows with the distinct kernels, not with a model's depth
     ordered = [units[id(e)] for e in eqns if id(e) in units]
+    _write_in_place(graph, eqns, units)
     sources, wrappers, kernels, slot = [], [], [], 0
     first: dict[str, str] = {}  # kernel text (named KERNEL) -> the C name it was given
     for j, u in enumerate(ordered):
@@ -627,7 +677,7 @@ def generate(graph: Graph, fn_name: str | None = None, threshold: int | None = N
             text = u.source()
             name = f"k{j}_rows_{names_safe(out0.hint)}"
             outputs, what = u.outputs, f"{len(u.members)} kernels in one pass over the rows{where}"
-        elif isinstance(u, (AttentionKernel, CellKernel)):
+        elif isinstance(u, TEMPLATE_UNITS):
             text = u.source
             name = f"k{j}_{u.e.op}"
             outputs, what = u.outputs, f"fused {u.e.op} kernel{where}"
@@ -648,7 +698,8 @@ def generate(graph: Graph, fn_name: str | None = None, threshold: int | None = N
         if isinstance(u, AttentionKernel):
             wrappers.append(u.wrapper(name, slot, what, c_name))
         else:
-            wrappers.append(_wrapper(name, u.params, outputs, slot, what, c_name))
+            wrappers.append(_wrapper(name, u.params, outputs, slot, what, c_name,
+                                     getattr(u, "in_place", None)))
         slot += len(outputs)
 
     def emit(e: Eqn, args: list[str]) -> str | None:

@@ -5,8 +5,8 @@ itself needs (arithmetic, casts, sum/amax, movement, matmul, where, full); each 
 module adds one family.
 """
 
-from . import (attention, core, distributed, indexing, linalg, math, nn, reductions,  # noqa: F401
-               rnn, shape, sorting)
+from . import (attention, core, distributed, indexing, linalg, math, nn, optim,  # noqa: F401
+               reductions, rnn, shape, sorting)
 from .core import infer_pointwise, sum_to
 
 __all__ = ["infer_pointwise", "sum_to"]

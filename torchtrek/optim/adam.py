@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Iterable
 
+import numpy as np
+
 from .. import functional as F
+from .._dispatch import bind_multi
 from ..ir import dtypes
 from ..tensor import Tensor
 from .optimizer import Optimizer, _addcmul, _axpy, _in, _lerp, _nonzero, _real_full
@@ -43,6 +46,7 @@ class Adam(Optimizer):
         wd = self._hp(group, "weight_decay") if decay else 0
         decoupled = decay and self._decide(group, "decoupled_weight_decay")
         amsgrad, maximize = self._decide(group, "amsgrad"), self._decide(group, "maximize")
+        hyper = None
         for p in group["params"]:
             if p.grad is None:
                 continue
@@ -56,6 +60,16 @@ class Adam(Optimizer):
             grad = -p.grad if maximize else p.grad
             exp_avg, exp_avg_sq = state["exp_avg"], state["exp_avg_sq"]
             step = state["step"].add_(1)
+            if not amsgrad and _fusable(p, grad, exp_avg, exp_avg_sq, step):
+                if hyper is None:  # (the group's, once: the same for all its parameters)
+                    hyper = [_f64(h) for h in (lr, beta1, beta2, eps, wd)]
+                new_p, new_m, new_v = bind_multi(
+                    "adam_step", [p, grad, exp_avg, exp_avg_sq, step, *hyper],
+                    {"small": small, "decay": decay, "decoupled": decoupled})
+                exp_avg.copy_(new_m)
+                exp_avg_sq.copy_(new_v)
+                p.copy_(new_p)
+                continue
             if decay:
                 if decoupled:
                     p.mul_(_in(1 - lr * wd, p))
@@ -76,6 +90,19 @@ class Adam(Optimizer):
             # the double scalars reach torch's float kernels converted to the param's dtype
             denom = F.sqrt(exp_avg_sq) / F.cast(bias_correction2_sqrt, p.dtype) + _in(eps, p)
             p.add_(exp_avg * F.cast(-step_size, p.dtype) / denom)  # torch's addcdiv_
+
+
+def _fusable(p: Tensor, *others: Tensor) -> bool:
+    """The update runs as one `adam_step` (ir/ops/optim.py): float32/float64 CPU tensors
+    (the CUDA backend has no kernel for it: there the update stays the ops above)."""
+    return (p.dtype in (dtypes.float32, dtypes.float64) and p.device.type == "cpu"
+            and all(o.dtype is p.dtype and o.shape == p.shape for o in others[:3])
+            and others[3].dtype is dtypes.float32 and others[3].device.type == "cpu")
+
+
+def _f64(h: Any) -> Tensor:
+    """A hyper-parameter as a 0-d float64 tensor (inside a trace it already is one)."""
+    return h if isinstance(h, Tensor) else Tensor._wrap(np.array(float(h), np.float64))
 
 
 class AdamW(Adam):

@@ -1,0 +1,43 @@
+"""The C backend's optimizer kernels: `adam_step` (ir/ops/optim.py) printed from optim.c.j2,
+the whole update of a parameter in one pass over it."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from ...ir.graph import Eqn, Var
+from ...ir.symdims import is_symbolic
+from ..cfamily.printer import C_TYPES
+
+PARALLEL_MIN = 1 << 16  # elements below which the update runs on one thread
+
+
+class AdamKernel:
+    """One adam_step equation as a C kernel; the unit interface of generator.generate."""
+
+    def __init__(self, e: Eqn, env: Any) -> None:
+        self.e = e
+        self.name = "KERNEL"
+        self.params = [(a, tuple(a.shape)) for a in e.inputs]
+        self.outputs = list(e.outputs)
+        # p, exp_avg and exp_avg_sq may be updated where they are (generator._write_in_place)
+        self.may_overwrite = {0: 0, 1: 2, 2: 3}
+        self.in_place: dict[int, int] = {}
+        p = e.inputs[0]
+        n = math.prod(p.shape)
+        where = f"  ({e.loc})" if e.loc else ""
+        self.source = env.get_template("optim.c.j2").render(
+            ctype=C_TYPES[p.dtype.name], N=n, parallel=n >= PARALLEL_MIN,
+            small=bool(e.params["small"]), decay=bool(e.params["decay"]),
+            decoupled=bool(e.params["decoupled"]),
+            comment=f"adam_step: {p.type}{where}".replace("*/", "* /"))
+
+    @staticmethod
+    def fits(e: Eqn) -> bool:
+        return (e.op == "adam_step" and all(isinstance(a, Var) for a in e.inputs)
+                and not any(is_symbolic(n) for n in e.inputs[0].shape))
+
+    @property
+    def args(self) -> list[Var]:
+        return [v for v, _ in self.params]
