@@ -24,7 +24,7 @@ import jinja2
 import sympy
 
 from ...ir.graph import Atom, Eqn, Graph, Literal, Var
-from ...ir.opdef import get_op
+from ...ir.opdef import REGISTRY
 from ...ir.printer import value_names
 from ...ir.shapes import broadcast_shapes
 from ..cfamily.printer import C_TYPES, PREAMBLE, print_c
@@ -76,7 +76,8 @@ def _write_in_place(graph: Graph, eqns: list[Eqn], units: dict[int, Any]) -> Non
                                    if isinstance(a, Var)))
         for r in seen:
             last[r] = i
-        if seen and get_op(e.op).kind in _MAY_VIEW:
+        op = REGISTRY.get(e.op)  # (None for the generator's own c_row_group)
+        if seen and op is not None and op.kind in _MAY_VIEW:
             for o in e.outputs:
                 views[o] = seen
     outputs = {a for a in graph.outputs if isinstance(a, Var)}

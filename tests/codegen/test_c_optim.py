@@ -151,3 +151,32 @@ def test_exp_floor_keeps_values_zeros_and_nan():
     np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
     ok = ~np.isnan(want)
     np.testing.assert_allclose(got[ok], want[ok], rtol=2e-7, atol=0)
+
+
+def test_in_place_step_through_row_kernels():
+    """A step whose forward reads the parameters in fused row kernels (layer norm,
+    softmax: the generator's own row groups) before their in-place updates."""
+    def build(backend):
+        rng = np.random.default_rng(0)
+        model = tt.nn.Sequential(tt.nn.Linear(64, 128), tt.nn.LayerNorm(128), tt.nn.Softmax(-1))
+        with tt.no_grad():
+            for p in model.parameters():
+                p.copy_(tt.tensor(rng.standard_normal(tuple(p.shape)).astype(np.float32)))
+        opt = tt.optim.AdamW(model.parameters(), lr=0.01)
+
+        def step(x):
+            opt.zero_grad()
+            loss = (model(x) ** 2).sum()
+            loss.backward()
+            opt.step()
+            return loss
+
+        return tt.compile(step, backend=backend), model
+
+    x = tt.tensor(np.random.default_rng(1).standard_normal((64, 64)).astype(np.float32))
+    (c, cm), (n, nm) = build("c"), build("numpy")
+    assert "# in place" in c.source(x) and "_rows_" in c.source(x)
+    for _ in range(3):
+        np.testing.assert_allclose(c(x).numpy(), n(x).numpy(), rtol=1e-5)
+    for p, q in zip(cm.parameters(), nm.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-6)
