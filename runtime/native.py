@@ -1,5 +1,6 @@
 """Builds and loads the C backend's kernels: the system C compiler, a shared object per
-distinct source cached on disk, ctypes to call it, and a pool of output buffers.
+distinct source cached on disk, kernel_call's trampoline (or ctypes) to call it, and a pool
+of output buffers.
 
 The compiler is `$CC` or the first of cc, gcc, clang on PATH. Flags are probed once per
 process: OpenMP and glibc's vector math library are used where they link. A shared
@@ -19,11 +20,12 @@ import sys
 import tempfile
 from functools import lru_cache
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import disk_cache
+from . import disk_cache, kernel_call
 from .loader import load_source
 
 # libgomp's idle threads spin for a while after each parallel region; on a small machine
@@ -208,15 +210,12 @@ def load(py_source: str, c_source: str, fn_name: str, kernels: Sequence[tuple[st
     # (the Python side alone does not tell two graphs apart: the kernels' bodies do)
     tag = f"\n# kernels.c {hashlib.sha256(c_source.encode()).hexdigest()[:16]}\n" if kernels else ""
     ns = load_source(py_source + tag, fn_name)
-    if kernels and "_lib" not in ns:
+    if kernels and "_k" not in ns:
         path = str(build(c_source))
         lib = _LIBS.get(path)
         if lib is None:
             lib = _LIBS[path] = ctypes.CDLL(path)
-            for name, n_args in kernels:
-                f = getattr(lib, name)
-                f.argtypes = [ctypes.c_void_p] * n_args
-                f.restype = None
-        ns["_lib"] = lib
+        ns["_k"] = SimpleNamespace(**kernel_call.addresses(lib, [n for n, _ in kernels]))
+        ns["_call"] = kernel_call.caller(lib, kernels)
     ns.setdefault("_out", OutputPool(n_slots))
     return ns[fn_name]

@@ -89,7 +89,6 @@ class AttentionKernel:
         outs = [f"out{k}" for k in range(len(self.outputs))]
         for k, o in enumerate(self.outputs):
             lines.append(f"    out{k} = _out({slot + k}, {o.shape}, np.{o.dtype.name})")
-        ptrs = [f"{x}.ctypes.data" for x in xs] + ["st.ctypes.data"] + [f"{o}.ctypes.data" for o in outs]
-        lines.append(f"    _lib.{c_name}({', '.join(ptrs)})")
+        lines.append(f"    _call(_k.{c_name}, {', '.join(list(xs) + ['st'] + outs)})")
         lines.append(f"    return {', '.join(outs)}")
         return "\n".join(lines)

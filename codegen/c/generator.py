@@ -115,7 +115,7 @@ class CKernel:
 @dataclass
 class CModule:
     """What the C backend generates for one graph: the Python function (calls the
-    kernels through `_lib`) and the C translation unit that defines the kernels."""
+    kernels through `_call`) and the C translation unit that defines the kernels."""
 
     py_source: str
     c_source: str
@@ -602,14 +602,14 @@ def _wrapper(name: str, params: list[tuple[Var, tuple[int, ...]]], outputs: list
     ptrs = []
     for j, (v, _) in enumerate(params):
         lines.append(f"    x{j} = np.ascontiguousarray(x{j}, dtype=np.{v.dtype.name})")
-        ptrs.append(f"x{j}.ctypes.data")
+        ptrs.append(f"x{j}")
     outs = [f"out{k}" for k in range(len(outputs))]
     for k, o in enumerate(outputs):
         if in_place and k in in_place:
             lines.append(f"    out{k} = x{in_place[k]}  # in place: nothing reads the old value after")
             continue
         lines.append(f"    out{k} = _out({slot + k}, {o.shape}, np.{o.dtype.name})")
-    lines.append(f"    _lib.{c_name or name}({', '.join(ptrs + [f'{o}.ctypes.data' for o in outs])})")
+    lines.append(f"    _call(_k.{c_name or name}, {', '.join(ptrs + outs)})")
     lines.append(f"    return {', '.join(outs)}")
     return "\n".join(lines)
 

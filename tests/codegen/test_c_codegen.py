@@ -488,7 +488,7 @@ def test_source_shows_python_glue_and_c_kernels():
     src = tt.compile(marked, backend="c").source(x)
     assert src.count(KERNELS) == 1
     py, c = src.split(KERNELS)
-    assert "import numpy as np" in py and "_lib.k0_" in py
+    assert "import numpy as np" in py and "_call(_k.k0_" in py
     assert re.search(r"_out\(0, \(\d+, \d+\), np\.float32\)", py)  # a pooled output buffer
     assert "np.exp" not in py and "np.tanh" not in py  # all in the kernels
     assert "#pragma omp" in c and "#include <math.h>" in c
