@@ -33,11 +33,12 @@ from ..numpy.generator import names_safe, render_function
 from . import regions
 from .attention import AttentionKernel
 from .cells import CellKernel
+from .embedding import EmbeddingBackwardKernel
 from .optim import AdamKernel
 
 # units printed from a template, one equation each (the unit interface: e, name, params,
 # outputs, source, args; fits(e) says which equations they take)
-TEMPLATE_UNITS = (AttentionKernel, CellKernel, AdamKernel)
+TEMPLATE_UNITS = (AttentionKernel, CellKernel, AdamKernel, EmbeddingBackwardKernel)
 
 VERSION = "0.1.0"
 PARALLEL_MIN = 1 << 18  # elements below which a kernel runs on one thread (see runtime/native.py)
