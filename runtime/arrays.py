@@ -33,14 +33,15 @@ def add(a: Any, b: Any) -> Any:
     return a + b
 
 
-def copy(a: Any) -> Any:
+def copy(a: Any, order: str = "K") -> Any:
+    """A copy of `a`; on the host in NumPy's `order` ("K": the layout `a` has, "C": row-major)."""
     if on_device(a):
         if a.size == 0:  # pycuda's copy of an empty array copies from a null pointer
             from . import cuda
 
             return cuda.alloc(a.shape, a.dtype)
         return a.copy()
-    return np.array(a, copy=True)
+    return np.array(a, copy=True, order=order)
 
 
 def copy_into(dst: Any, src: Any) -> None:

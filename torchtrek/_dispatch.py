@@ -446,8 +446,8 @@ def _compile_multi(op: str, operands: Sequence[Any], attrs: dict[str, Any],
     inputs = [Var(TensorType(o._data.shape, o._dtype), f"x{i}") for i, o in enumerate(operands)]
     b = Builder()
     outs = b.emit_multi(op, inputs, **attrs)
-    biggest = max(v.type.numel for v in list(inputs) + list(outs))
-    if backend == "numpy" and biggest >= _eager_c_min_numel() and _native_ok():
+    # (a multi-output op is a fused kernel: one C call, where NumPy makes a pass per step)
+    if backend == "numpy" and _native_ok():
         backend = "c"
     return CompiledGraph(Graph(op, inputs, b.eqns, list(outs)), [False] * len(inputs),
                          backend=backend)

@@ -519,7 +519,10 @@ def _accumulate_leaf(t: Any, g: Any) -> None:
 
     g = _as_leaf_grad(t, g)
     if t.grad is None:
-        t.grad = Tensor._wrap(arrays.copy(g))
+        # torch's layout contract: a leaf's .grad has the leaf's strides (a linear layer's
+        # weight gradient arrives as a transposed product; it is stored row-major)
+        row_major = getattr(t._data, "flags", None) is not None and t._data.flags.c_contiguous
+        t.grad = Tensor._wrap(arrays.copy(g, "C" if row_major else "K"))
     else:
         t.grad = Tensor._wrap(arrays.add(t.grad._data, g))
 

@@ -596,13 +596,16 @@ FLOAT_SUM_ROW = 4096  # longest row a row group sums in float32
 
 def _wrapper(name: str, params: list[tuple[Var, tuple[int, ...]]], outputs: list[Var],
              slot: int, comment: str, c_name: str | None = None,
-             in_place: dict[int, int] | None = None) -> str:
+             in_place: dict[int, int] | None = None, extra: Sequence[str] = ()) -> str:
     """The Python function `_name` that calls the kernel `c_name` (default: `name`):
-    contiguous operands, pooled outputs; output k written over operand in_place[k]."""
+    contiguous operands, then the `extra` arrays (Python expressions), pooled outputs;
+    output k written over operand in_place[k]."""
     lines = [f"def _{name}({', '.join(f'x{j}' for j in range(len(params)))}):", f"    # {comment}"]
     ptrs = []
     for j, (v, _) in enumerate(params):
-        lines.append(f"    x{j} = np.ascontiguousarray(x{j}, dtype=np.{v.dtype.name})")
+        # (a 0-d array is contiguous, and ascontiguousarray would make it a new 1-d one)
+        conv = "asarray" if v.ndim == 0 else "ascontiguousarray"
+        lines.append(f"    x{j} = np.{conv}(x{j}, dtype=np.{v.dtype.name})")
         ptrs.append(f"x{j}")
     outs = [f"out{k}" for k in range(len(outputs))]
     for k, o in enumerate(outputs):
@@ -610,7 +613,7 @@ def _wrapper(name: str, params: list[tuple[Var, tuple[int, ...]]], outputs: list
             lines.append(f"    out{k} = x{in_place[k]}  # in place: nothing reads the old value after")
             continue
         lines.append(f"    out{k} = _out({slot + k}, {o.shape}, np.{o.dtype.name})")
-    lines.append(f"    _call(_k.{c_name or name}, {', '.join(ptrs + outs)})")
+    lines.append(f"    _call(_k.{c_name or name}, {', '.join(ptrs + list(extra) + outs)})")
     lines.append(f"    return {', '.join(outs)}")
     return "\n".join(lines)
 
@@ -692,7 +695,8 @@ def generate(graph: Graph, fn_name: str | None = None, threshold: int | None = N
         if c_name is None:
             c_name = first[text] = name
             sources.append(text.replace("void KERNEL(", f"void {name}(", 1))
-            extra = 1 if isinstance(u, AttentionKernel) else 0  # (its strides array)
+            # (the attention kernels' strides array; a template unit's extra arrays)
+            extra = 1 if isinstance(u, AttentionKernel) else len(getattr(u, "extra_args", ()))
             kernels.append(CKernel(name, len(u.params) + len(outputs) + extra))
         else:
             what += f" (kernel {c_name}, shared)"
@@ -701,7 +705,7 @@ def generate(graph: Graph, fn_name: str | None = None, threshold: int | None = N
             wrappers.append(u.wrapper(name, slot, what, c_name))
         else:
             wrappers.append(_wrapper(name, u.params, outputs, slot, what, c_name,
-                                     getattr(u, "in_place", None)))
+                                     getattr(u, "in_place", None), getattr(u, "extra_args", ())))
         slot += len(outputs)
 
     def emit(e: Eqn, args: list[str]) -> str | None:

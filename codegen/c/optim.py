@@ -26,12 +26,14 @@ class AdamKernel:
         self.in_place: dict[int, int] = {}
         p = e.inputs[0]
         n = math.prod(p.shape)
-        where = f"  ({e.loc})" if e.loc else ""
+        # the size is an argument, not in the source: one kernel (one C compile) serves
+        # every parameter of a dtype, which eager steps over many shapes want most
+        self.extra_args = [f"np.array({n}, dtype=np.int64)"]
         self.source = env.get_template("optim.c.j2").render(
-            ctype=C_TYPES[p.dtype.name], N=n, parallel=n >= PARALLEL_MIN,
+            ctype=C_TYPES[p.dtype.name], parallel_min=PARALLEL_MIN,
             small=bool(e.params["small"]), decay=bool(e.params["decay"]),
             decoupled=bool(e.params["decoupled"]),
-            comment=f"adam_step: {p.type}{where}".replace("*/", "* /"))
+            comment=f"adam_step: {p.dtype.name}, n elements (the size argument)")
 
     @staticmethod
     def fits(e: Eqn) -> bool:

@@ -54,7 +54,8 @@ def test_kernel_prints_torch_s_rounding_steps():
     assert "const float wd_t = (float)wd;" in body
     assert "const float weight = (float)(1 - beta1);" in body
     assert "(float)((double)grad[i] + (double)p[i] * (double)wd_t)" in body
-    assert "if(0)" in body  # 100 elements: one thread
+    # the size is an argument (one kernel for every parameter); threads from PARALLEL_MIN
+    assert f"if(n >= {c_optim.PARALLEL_MIN})" in body and "100" not in body
 
 
 def test_a_plain_function_never_writes_over_its_inputs():
@@ -180,3 +181,24 @@ def test_in_place_step_through_row_kernels():
         np.testing.assert_allclose(c(x).numpy(), n(x).numpy(), rtol=1e-5)
     for p, q in zip(cm.parameters(), nm.parameters()):
         np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=1e-4, atol=1e-6)
+
+
+def test_one_kernel_serves_every_size():
+    sizes = [(96, 64), (96,), (7, 3, 5)]
+
+    def step(*ps):
+        outs = []
+        for p in ps:
+            z = tt.zeros_like(p)
+            outs += bind_multi("adam_step", [p, p * 0.5, z, z, tt.tensor(np.array(1.0, np.float32))]
+                               + [tt.tensor(np.array(h)) for h in HYPER], VARIANTS[0])
+        return outs
+
+    ps = [tt.tensor(np.random.default_rng(0).standard_normal(s).astype(np.float32)) for s in sizes]
+    f = tt.compile(step, backend="c")
+    src = f.source(*ps)
+    assert len(re.findall(r"^void k\d+_adam_step\(", src, flags=re.M)) == 1
+    assert src.count("kernel k") >= 2  # the other two call it ("(kernel kN_adam_step, shared)")
+    want = tt.compile(step, backend="numpy")(*ps)
+    for g, w in zip(f(*ps), want):
+        np.testing.assert_array_equal(g.numpy(), w.numpy())
