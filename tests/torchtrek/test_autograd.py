@@ -518,3 +518,14 @@ def test_mse_with_zero_residual_has_finite_gradient():
 
     theirs, ours = run_both(f)
     assert_close(ours, theirs)
+
+
+def test_leaf_grad_keeps_the_leaf_layout_as_torch():
+    """torch's layout contract: a leaf's .grad has the leaf's strides, even where the
+    gradient arrives transposed (a linear layer's weight: (x^T g)^T)."""
+    for lib in (torch, tt):
+        lib.manual_seed(0)
+        lin = lib.nn.Linear(4, 3)
+        lin(lib.ones(2, 4)).sum().backward()
+        assert lin.weight.grad.is_contiguous(), lib.__name__
+    np.testing.assert_array_equal(tt.nn.Linear(4, 3).weight.grad is None, True)
