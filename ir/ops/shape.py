@@ -151,8 +151,19 @@ def _vjp_pad(b: Builder, eqn: Eqn, ct: Atom) -> list[Atom | None]:
     return [b.emit("slice", [ct], starts=starts, stops=stops, steps=(1,) * x.ndim)]
 
 
+def _emit_pad(args: list[str], a: dict[str, Any], ins: Sequence[TensorType], out: TensorType) -> str:
+    # zeros with the operand written in (np.pad's generic path costs 2.5x: 43 vs 17 us for
+    # a split's (8, 64, 128) gradient in a (8, 64, 384) tensor)
+    if not out.shape or not all(type(n) is int for n in out.shape + ins[0].shape):
+        return f"np.pad({args[0]}, {a['widths']})"  # (0-d, or sizes that are symbols)
+    where = ", ".join(f"{lo}:{lo + n}" if (lo, hi) != (0, 0) else ":"
+                      for (lo, hi), n in zip(a["widths"], ins[0].shape))
+    return (f"(lambda _z: (_z.__setitem__(np.s_[{where}], {args[0]}), _z)[1])"
+            f"(np.zeros({out.shape}, dtype=np.{out.dtype.name}))")
+
+
 register(OpDef("pad", "movement", _infer_pad, vjp=_vjp_pad, torch_name="ConstantPadNd",
-               emit={"numpy": "np.pad({0}, {widths})"}))
+               emit={"numpy": _emit_pad}))
 
 
 def _infer_slice_scatter(types: Sequence[TensorType], a: dict[str, Any]) -> tuple[TensorType, ...]:
