@@ -6,6 +6,9 @@ from __future__ import annotations
 import math as _math
 
 from . import ir as _ir_pkg  # noqa: F401  (the IR package: torchtrek.ir)
+from .runtime import memory as _memory
+
+_memory.keep_freed_blocks()  # (freed large arrays stay for reuse: runtime/memory.py)
 from .ir import ops as _ops  # noqa: F401  (registers every op)
 from .ir.dtypes import DType as dtype
 from .ir.dtypes import (
