@@ -19,9 +19,7 @@ import os
 import subprocess
 import sys
 import sysconfig
-import tempfile
 from functools import lru_cache
-from pathlib import Path
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -100,7 +98,7 @@ def trampoline() -> Callable[..., None] | None:
     loaded; None where it cannot be (then kernels are called through ctypes)."""
     if os.environ.get("TORCHTREK_KERNEL_CALL") == "ctypes":
         return None
-    from .native import compiler
+    from .native import CompileError, compile_shared, compiler
 
     include = sysconfig.get_paths().get("include", "")
     cc = compiler()
@@ -112,33 +110,15 @@ def trampoline() -> Callable[..., None] | None:
     path = disk_cache.cache_dir() / "native" / f"_tt_call-{key.hexdigest()[:24]}.so"
     try:
         if not path.exists():
-            _build(cc, include, src, path)
+            compile_shared(cc, ["-O2", "-shared", "-fPIC", f"-I{include}"], src, path)
         loader = importlib.machinery.ExtensionFileLoader("_tt_call", str(path))
         spec = importlib.util.spec_from_file_location("_tt_call", str(path), loader=loader)
         module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
         loader.exec_module(module)
         module.set_ndarray(np.ndarray)
         return module.call
-    except (OSError, ImportError, subprocess.SubprocessError):
+    except (OSError, ImportError, CompileError, subprocess.SubprocessError):
         return None
-
-
-def _build(cc: str, include: str, src: str, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".so")
-    os.close(fd)
-    c_file = tmp[:-3] + ".c"
-    try:
-        Path(c_file).write_text(src)
-        r = subprocess.run([cc, "-O2", "-shared", "-fPIC", f"-I{include}", c_file, "-o", tmp],
-                           capture_output=True, text=True)
-        if r.returncode != 0:
-            raise ImportError(f"the kernel-call trampoline did not build:\n{r.stderr[-2000:]}")
-        os.replace(tmp, path)
-    finally:
-        for p in (tmp, c_file):
-            if os.path.exists(p):
-                os.unlink(p)
 
 
 def addresses(lib: ctypes.CDLL, names: Sequence[str]) -> dict[str, int]:

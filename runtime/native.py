@@ -155,13 +155,21 @@ def build(source: str) -> Path:
     cc, fl = compiler(), flags()
     if cc is None or fl is None:
         raise CompileError("no working C compiler (set CC, or install gcc or clang)")
+    compile_shared(cc, list(fl), source, path, ["-lm"])
+    return path
+
+
+def compile_shared(cc: str, flags: list[str], source: str, path: Path,
+                   libs: Sequence[str] = ()) -> None:
+    """`source` built into the shared object `path`: written to a temporary name in its
+    directory and renamed, so a reader (another process) never sees half a file."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".so")
     os.close(fd)
     src = tmp[:-3] + ".c"
     try:
         Path(src).write_text(source)
-        r = subprocess.run([cc, *fl, src, "-o", tmp, "-lm"], capture_output=True, text=True)
+        r = subprocess.run([cc, *flags, src, "-o", tmp, *libs], capture_output=True, text=True)
         if r.returncode != 0:
             raise CompileError(f"{cc} failed on generated code:\n{r.stderr[-4000:]}")
         os.replace(tmp, path)
@@ -169,7 +177,6 @@ def build(source: str) -> Path:
         for p in (tmp, src):
             if os.path.exists(p):
                 os.unlink(p)
-    return path
 
 
 class OutputPool:

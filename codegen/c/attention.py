@@ -10,6 +10,7 @@ from typing import Any
 from ...ir.graph import Eqn, Var
 from ...ir.symdims import is_symbolic
 from ..cfamily.printer import C_TYPES
+from .units import TemplateUnit
 
 OPS = ("sdpa", "sdpa_backward")
 MAX_WIDTH = 256  # widest E / Ev the kernels' stack tiles are sized for
@@ -18,15 +19,12 @@ BLOCK_Q = 64
 PARALLEL_MIN_FLOPS = 1 << 20  # below this, one thread (a parallel region costs ~µs)
 
 
-class AttentionKernel:
+class AttentionKernel(TemplateUnit):
     """One attention equation as a C kernel; the unit interface of generator.generate
     (e, params, args, name, source, outputs, wrapper)."""
 
     def __init__(self, e: Eqn, env: Any) -> None:
-        self.e = e
-        self.name = "KERNEL"
-        self.params = [(a, tuple(a.shape)) for a in e.inputs]
-        self.outputs = list(e.outputs)
+        super().__init__(e)
         q, k, v = e.inputs[:3]
         nb, nh, L, E = q.shape
         S, EV = k.shape[-2], v.shape[-1]
@@ -59,10 +57,6 @@ class AttentionKernel:
             return False
         return (q.dtype.name in ("float32", "float64") and q.shape[-1] <= MAX_WIDTH
                 and v.shape[-1] <= MAX_WIDTH and math.prod(q.shape) > 0 and k.shape[-2] > 0)
-
-    @property
-    def args(self) -> list[Var]:
-        return [v for v, _ in self.params]
 
     def wrapper(self, name: str, slot: int, comment: str, c_name: str) -> str:
         """`_name(*operands)`: rows made contiguous where they are not, strides (in

@@ -8,6 +8,7 @@ from typing import Any
 from ...ir.graph import Eqn, Var
 from ...ir.symdims import is_symbolic
 from ..cfamily.printer import C_TYPES
+from .units import TemplateUnit
 
 # op -> (template kind, the operand holding the (B, H) state)
 OPS = {"lstm_cell": ("lstm", 2), "lstm_cell_backward": ("lstm_backward", 1),
@@ -15,14 +16,11 @@ OPS = {"lstm_cell": ("lstm", 2), "lstm_cell_backward": ("lstm_backward", 1),
 PARALLEL_MIN = 1 << 18  # elements below which the rows run on one thread
 
 
-class CellKernel:
+class CellKernel(TemplateUnit):
     """One cell equation as a C kernel; the unit interface of generator.generate."""
 
     def __init__(self, e: Eqn, env: Any) -> None:
-        self.e = e
-        self.name = "KERNEL"
-        self.params = [(a, tuple(a.shape)) for a in e.inputs]
-        self.outputs = list(e.outputs)
+        super().__init__(e)
         kind, state = OPS[e.op]
         c = e.inputs[state]
         B, H = c.shape
@@ -37,7 +35,3 @@ class CellKernel:
         return (e.op in OPS and all(isinstance(a, Var) for a in e.inputs)
                 and e.inputs[0].dtype.name in ("float32", "float64")
                 and not any(is_symbolic(n) for a in e.inputs for n in a.shape))
-
-    @property
-    def args(self) -> list[Var]:
-        return [v for v, _ in self.params]

@@ -11,19 +11,17 @@ from typing import Any
 from ...ir.graph import Eqn, Var
 from ...ir.symdims import is_symbolic
 from ..cfamily.printer import C_TYPES
+from .units import TemplateUnit
 
 PARALLEL_MIN = 1 << 16  # gradient elements below which one thread does all the columns
 
 
-class EmbeddingBackwardKernel:
+class EmbeddingBackwardKernel(TemplateUnit):
     """One embedding_backward equation as a C kernel; the unit interface of
     generator.generate."""
 
     def __init__(self, e: Eqn, env: Any) -> None:
-        self.e = e
-        self.name = "KERNEL"
-        self.params = [(a, tuple(a.shape)) for a in e.inputs]
-        self.outputs = list(e.outputs)
+        super().__init__(e)
         ct, idx = e.inputs
         out = e.outputs[0]
         rows, width = math.prod(idx.shape), math.prod(out.shape[1:])
@@ -43,7 +41,3 @@ class EmbeddingBackwardKernel:
         return (ct.dtype.name in ("float32", "float64")
                 and idx.dtype.name in ("int64", "int32", "int16", "int8", "uint8")
                 and not any(is_symbolic(n) for a in (ct, idx, e.outputs[0]) for n in a.shape))
-
-    @property
-    def args(self) -> list[Var]:
-        return [v for v, _ in self.params]

@@ -9,18 +9,16 @@ from typing import Any
 from ...ir.graph import Eqn, Var
 from ...ir.symdims import is_symbolic
 from ..cfamily.printer import C_TYPES
+from .units import TemplateUnit
 
 PARALLEL_MIN = 1 << 15  # elements below which the update runs on one thread (it is memory-bound: two cores read faster than one)
 
 
-class AdamKernel:
+class AdamKernel(TemplateUnit):
     """One adam_step equation as a C kernel; the unit interface of generator.generate."""
 
     def __init__(self, e: Eqn, env: Any) -> None:
-        self.e = e
-        self.name = "KERNEL"
-        self.params = [(a, tuple(a.shape)) for a in e.inputs]
-        self.outputs = list(e.outputs)
+        super().__init__(e)
         # p, exp_avg and exp_avg_sq may be updated where they are (generator._write_in_place)
         self.may_overwrite = {0: 0, 1: 2, 2: 3}
         self.in_place: dict[int, int] = {}
@@ -39,7 +37,3 @@ class AdamKernel:
     def fits(e: Eqn) -> bool:
         return (e.op == "adam_step" and all(isinstance(a, Var) for a in e.inputs)
                 and not any(is_symbolic(n) for n in e.inputs[0].shape))
-
-    @property
-    def args(self) -> list[Var]:
-        return [v for v, _ in self.params]
