@@ -22,6 +22,7 @@ from ..ir.passes import dce, optimize
 from ..ir.printer import pin_names
 from ..ir.remat import rematerialize
 from ..ir.symdims import free_sizes
+from . import fpstate
 from . import disk_cache
 from .loader import load_function
 
@@ -248,8 +249,11 @@ class CompiledGraph:
         if self.backend == "cuda":
             res = self.forward_fn(*arrays)
             return list(res[:n]), res[n:]
-        with np.errstate(all="ignore"):
+        token = fpstate.quiet()
+        try:
             res = self.forward_fn(*arrays)
+        finally:
+            fpstate.restore(token)
         residuals = res[n:]
         if self._size_args:  # the backward of a shape-generic graph is told this call's sizes
             residuals += ({name: arrays[i].shape[d] for name, i, d in self._size_args},)
@@ -261,5 +265,8 @@ class CompiledGraph:
         sizes = residuals[-1] if self._size_args else {}
         if sizes:
             residuals = residuals[:-1]
-        with np.errstate(all="ignore"):
+        token = fpstate.quiet()
+        try:
             return [np.asarray(g) for g in self.backward_fn()(*residuals, *cts, **sizes)]
+        finally:
+            fpstate.restore(token)

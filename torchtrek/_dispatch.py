@@ -19,6 +19,7 @@ from ._state import thread as _thread
 from .ir.graph import Graph, Literal, TensorType, Var, freeze_attrs
 from .ir.opdef import get_op
 from .ir.shapes import DimIndexError, ShapeError
+from .runtime import fpstate
 from .runtime.compiled import CompiledGraph
 from .tracer import current_trace, user_location
 
@@ -215,6 +216,60 @@ def fast_binary(op: str, a: Any, b: Any, float_result: bool = False) -> Any:
     if Tensor is None or _thread.trace_stack:
         return None
     grad_on = _thread.grad_enabled
+    # the common case, CPU tensors and Python scalars, without building lists (an eager
+    # op's whole cost is a few µs: each allocation here is a tenth of it)
+    ta, tb = type(a), type(b)
+    # (a Python scalar goes in as it is: NumPy 2 treats it as weak, so it takes the
+    # tensor's dtype, as the 0-d array of the general path does; the plan requires the
+    # tensors to have the result's dtype)
+    if ta is Tensor:
+        if a._var is not None or (grad_on and a.requires_grad):
+            return None
+        da = a._data
+        if type(da) is not np.ndarray:
+            return _fast_binary_any(op, a, b, float_result, grad_on)
+        ka: Any = (a._dtype, da.shape)
+    elif ta is float or ta is int:
+        da, ka = a, ta
+    else:
+        return None
+    if tb is Tensor:
+        if b._var is not None or (grad_on and b.requires_grad):
+            return None
+        db = b._data
+        if type(db) is not np.ndarray:
+            return _fast_binary_any(op, a, b, float_result, grad_on)
+        kb: Any = (b._dtype, db.shape)
+    elif tb is float or tb is int:
+        db, kb = b, tb
+    else:
+        return None
+    if ta is not Tensor and tb is not Tensor:
+        return None
+    plan = _FAST.get((op, float_result, ka, kb, _F._default_dtype))
+    if plan is None:
+        plan = _remember((op, float_result, ka, kb, _F._default_dtype), _plan_binary, op, a, b,
+                         float_result)
+    if plan is _NO_PLAN:
+        return None
+    fn, out_dtype = plan
+    token = fpstate.quiet()
+    try:
+        out = fn(da, db)[0]
+    finally:
+        fpstate.restore(token)
+    if type(out) is not np.ndarray:
+        out = np.asarray(out)  # (NumPy gives 0-d results as scalars)
+    if out is da or out is db:  # (x * 1: the general path aliases)
+        return None
+    t = object.__new__(Tensor)
+    t._init(out, out_dtype)
+    return t
+
+
+def _fast_binary_any(op: str, a: Any, b: Any, float_result: bool, grad_on: bool) -> Any:
+    """fast_binary for any operands (GPU ones included)."""
+    Tensor = _TENSOR
     parts = []
     for x in (a, b):
         tx = type(x)
@@ -238,9 +293,6 @@ def fast_binary(op: str, a: Any, b: Any, float_result: bool = False) -> Any:
     plan = _FAST.get(key)
     if plan is None:
         plan = _remember(key, _plan_binary, op, a, b, float_result)
-    # a Python scalar goes in as it is: NumPy 2 treats it as weak, so it takes the
-    # tensor's dtype, as the 0-d array of the general path does (the plan requires the
-    # tensors to have the result's dtype)
     return _run_plan(plan, a._data if type(a) is Tensor else a, b._data if type(b) is Tensor else b)
 
 
@@ -279,8 +331,11 @@ def _run_plan(plan: Any, *args: Any) -> Any:
     if type(args[0]) is not np.ndarray and type(args[0]) is _device_array_type():
         out = fn(*args)[0]  # a GPU kernel (planned for GPU operands only)
     else:
-        with np.errstate(all="ignore"):
+        token = fpstate.quiet()
+        try:
             out = fn(*args)[0]
+        finally:
+            fpstate.restore(token)
         if type(out) is not np.ndarray:
             out = np.asarray(out)  # (NumPy gives 0-d results as scalars)
     if out is args[0] or out is args[-1]:  # (one or two operands)
