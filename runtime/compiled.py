@@ -22,8 +22,7 @@ from ..ir.passes import dce, optimize
 from ..ir.printer import pin_names
 from ..ir.remat import rematerialize
 from ..ir.symdims import free_sizes
-from . import fpstate
-from . import disk_cache
+from . import disk_cache, fpstate
 from .loader import load_function
 
 

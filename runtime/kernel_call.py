@@ -126,14 +126,17 @@ def addresses(lib: ctypes.CDLL, names: Sequence[str]) -> dict[str, int]:
     return {n: ctypes.cast(getattr(lib, n), ctypes.c_void_p).value or 0 for n in names}
 
 
-def caller(lib: ctypes.CDLL, kernels: Sequence[tuple[str, int]]) -> Callable[..., None]:
-    """`_call(address, *arrays)` for `kernels` ((name, argument count) in `lib`): the
-    trampoline, or (without it, or for a kernel past MAX_ARGS arguments) ctypes."""
+def caller(lib: ctypes.CDLL, kernels: Sequence[tuple[str, int]],
+           at: dict[str, int]) -> Callable[..., None]:
+    """`_call(address, *arrays)` for `kernels` ((name, argument count) in `lib`, their
+    `addresses` in `at`): the trampoline, or (without it, or for a kernel past MAX_ARGS
+    arguments) ctypes."""
     fast = trampoline()
+    by_address = {}
     for name, n_args in kernels:
         f = getattr(lib, name)
         f.argtypes, f.restype = [ctypes.c_void_p] * n_args, None
-    by_address = {a: getattr(lib, n) for n, a in addresses(lib, [n for n, _ in kernels]).items()}
+        by_address[at[name]] = f
 
     def through_ctypes(address: int, *arrays: Any) -> None:
         by_address[address](*[a.ctypes.data for a in arrays])

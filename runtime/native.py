@@ -222,7 +222,8 @@ def load(py_source: str, c_source: str, fn_name: str, kernels: Sequence[tuple[st
         lib = _LIBS.get(path)
         if lib is None:
             lib = _LIBS[path] = ctypes.CDLL(path)
-        ns["_k"] = SimpleNamespace(**kernel_call.addresses(lib, [n for n, _ in kernels]))
-        ns["_call"] = kernel_call.caller(lib, kernels)
+        at = kernel_call.addresses(lib, [n for n, _ in kernels])
+        ns["_k"] = SimpleNamespace(**at)
+        ns["_call"] = kernel_call.caller(lib, kernels, at)
     ns.setdefault("_out", OutputPool(n_slots))
     return ns[fn_name]

@@ -6,9 +6,6 @@ from __future__ import annotations
 import math as _math
 
 from . import ir as _ir_pkg  # noqa: F401  (the IR package: torchtrek.ir)
-from .runtime import memory as _memory
-
-_memory.keep_freed_blocks()  # (freed large arrays stay for reuse: runtime/memory.py)
 from .ir import ops as _ops  # noqa: F401  (registers every op)
 from .ir.dtypes import DType as dtype
 from .ir.dtypes import (
@@ -86,6 +83,7 @@ from .serialization import save
 from .serialization import load
 from ._as_torch import install_as_torch
 from ._compile import compile
+from .runtime import memory as _memory
 
 def _attach_methods() -> None:
     from .tensor import _method
@@ -100,6 +98,7 @@ def _attach_methods() -> None:
 
 
 _attach_methods()
+_memory.keep_freed_blocks()  # (freed large arrays stay for reuse: runtime/memory.py)
 
 # torch.softmax(x, dim) and x.softmax(dim) (log_softmax too) are nn.functional's, as in torch
 softmax = nn.functional.softmax

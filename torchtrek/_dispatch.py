@@ -246,12 +246,13 @@ def fast_binary(op: str, a: Any, b: Any, float_result: bool = False) -> Any:
         return None
     if ta is not Tensor and tb is not Tensor:
         return None
-    plan = _FAST.get((op, float_result, ka, kb, _F._default_dtype))
+    key = (op, float_result, ka, kb, _F._default_dtype)
+    plan = _FAST.get(key)
     if plan is None:
-        plan = _remember((op, float_result, ka, kb, _F._default_dtype), _plan_binary, op, a, b,
-                         float_result)
+        plan = _remember(key, _plan_binary, op, a, b, float_result)
     if plan is _NO_PLAN:
         return None
+    # (_run_plan's CPU case, inlined: its call is 0.15 us of a 2.3 us op)
     fn, out_dtype = plan
     token = fpstate.quiet()
     try:

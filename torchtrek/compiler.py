@@ -292,21 +292,22 @@ class _Entry:
         taken.add(id(new))
         return True
 
+    @classmethod
+    def _store(cls, t: Any, new: Any, taken: set[int]) -> None:
+        """`t` gets the step's new value: already there when a kernel wrote it in place
+        (codegen/c/generator.py: _write_in_place), else adopted or copied in."""
+        if new is not t._data and not cls._adopt(t, new, taken):
+            arrays.copy_into(t._data, new)
+
     def _apply_effects(self, args: Sequence[Any], captured: list[Any], values: list[Any],
                        taken: set[int]) -> None:
         fx = self.effects
         for idx, vi, count in fx.mutations:
-            if values[vi] is captured[idx]._data:
-                pass  # the kernel wrote it in place (codegen/c/generator.py: _write_in_place)
-            elif not self._adopt(captured[idx], values[vi], taken):
-                arrays.copy_into(captured[idx]._data, values[vi])
+            self._store(captured[idx], values[vi], taken)
             captured[idx]._vc[0] += count  # one version per in-place op the step made, as eagerly
         for pos, vi, count in fx.arg_mutations:
             t = _pick(args, pos)
-            if values[vi] is t._data:
-                pass  # written in place
-            elif not self._adopt(t, values[vi], taken):
-                arrays.copy_into(t._data, values[vi])
+            self._store(t, values[vi], taken)
             t._vc[0] += count
         for target, kind, payload in fx.grads:
             t = self._target(target, args, captured)

@@ -11,7 +11,9 @@ from ...ir.symdims import is_symbolic
 from ..cfamily.printer import C_TYPES
 from .units import TemplateUnit
 
-PARALLEL_MIN = 1 << 15  # elements below which the update runs on one thread (it is memory-bound: two cores read faster than one)
+# elements below which the update runs on one thread (it is memory-bound: above this,
+# two cores read faster than one, below it waking the second costs more)
+PARALLEL_MIN = 1 << 15
 
 
 class AdamKernel(TemplateUnit):

@@ -21,8 +21,11 @@ void add3(const float* restrict a, const float* restrict b, float* restrict out)
 """
 
 
-def _lib(source):
-    return ctypes.CDLL(str(native.build(source)))
+def _bound(source, name, n_args):
+    """(`_call` for the kernel `name` of `source`, its address)."""
+    lib = ctypes.CDLL(str(native.build(source)))
+    at = kernel_call.addresses(lib, [name])
+    return kernel_call.caller(lib, [(name, n_args)], at), at[name]
 
 
 @pytest.fixture(params=["trampoline", "ctypes"])
@@ -31,9 +34,7 @@ def call_add(request, monkeypatch):
         monkeypatch.setattr(kernel_call, "trampoline", lambda: None)
     elif kernel_call.trampoline() is None:
         pytest.skip("no Python.h: the trampoline is not built here")
-    lib = _lib(ADD)
-    call = kernel_call.caller(lib, [("add3", 3)])
-    return call, kernel_call.addresses(lib, ["add3"])["add3"]
+    return _bound(ADD, "add3", 3)
 
 
 def test_values_and_views(call_add):
@@ -48,9 +49,7 @@ def test_values_and_views(call_add):
 def test_a_non_array_argument_is_named():
     if kernel_call.trampoline() is None:
         pytest.skip("no Python.h")
-    lib = _lib(ADD)
-    call = kernel_call.caller(lib, [("add3", 3)])
-    address = kernel_call.addresses(lib, ["add3"])["add3"]
+    call, address = _bound(ADD, "add3", 3)
     with pytest.raises(TypeError, match="kernel argument 1 is a list, not a numpy.ndarray"):
         call(address, np.zeros(3, np.float32), [1.0, 2.0, 3.0], np.zeros(3, np.float32))
     with pytest.raises(TypeError, match="a kernel address and 1 to"):
@@ -61,12 +60,11 @@ def test_more_arguments_than_the_trampoline_takes():
     n = kernel_call.MAX_ARGS + 6
     params = ", ".join(f"const double* restrict a{i}" for i in range(n - 1))
     body = " + ".join(f"a{i}[0]" for i in range(n - 1))
-    lib = _lib(f"void many({params}, double* restrict out) {{ out[0] = {body}; }}")
-    getattr(lib, "many").argtypes = [ctypes.c_void_p] * n
-    call = kernel_call.caller(lib, [("many", n)])
+    call, address = _bound(f"void many({params}, double* restrict out) {{ out[0] = {body}; }}",
+                           "many", n)
     arrays = [np.array([float(i)]) for i in range(n - 1)]
     out = np.zeros(1)
-    call(kernel_call.addresses(lib, ["many"])["many"], *arrays, out)
+    call(address, *arrays, out)
     assert out[0] == sum(range(n - 1))
 
 
