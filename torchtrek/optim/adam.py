@@ -92,12 +92,12 @@ class Adam(Optimizer):
             p.add_(exp_avg * F.cast(-step_size, p.dtype) / denom)  # torch's addcdiv_
 
 
-def _fusable(p: Tensor, *others: Tensor) -> bool:
+def _fusable(p: Tensor, grad: Tensor, exp_avg: Tensor, exp_avg_sq: Tensor, step: Tensor) -> bool:
     """The update runs as one `adam_step` (ir/ops/optim.py): float32/float64 CPU tensors
     (the CUDA backend has no kernel for it: there the update stays the ops above)."""
     return (p.dtype in (dtypes.float32, dtypes.float64) and p.device.type == "cpu"
-            and all(o.dtype is p.dtype and o.shape == p.shape for o in others[:3])
-            and others[3].dtype is dtypes.float32 and others[3].device.type == "cpu")
+            and all(t.dtype is p.dtype and t.shape == p.shape for t in (grad, exp_avg, exp_avg_sq))
+            and step.dtype is dtypes.float32 and step.device.type == "cpu")
 
 
 def _f64(h: Any) -> Tensor:
