@@ -643,7 +643,8 @@ class CompiledFunction:
         # torch's cache_size_limit: past it, new signatures run eagerly (with a warning)
         self.cache_size_limit: int = int(options.get("cache_size_limit", 8))
         self._n_entries = 0
-        self._warned_limit = False
+        # (an eager helper of our own, nn/_fused.py, falls back without telling the user)
+        self._warned_limit = not options.get("warn_cache_limit", True)
         functools.update_wrapper(self, fn, updated=())
 
     def _key(self, args: Sequence[Any], kwargs: dict[str, Any], force_grad: bool) -> Any:

@@ -23,7 +23,9 @@ def fused_when_large(fn: Callable[..., Any]) -> Callable[..., Any]:
         if not compiled:
             from ..compiler import CompiledFunction
 
-            compiled.append(CompiledFunction(fn))
+            # one entry per signature (a model's linears: a few shapes each, with and
+            # without grad); past the limit a call runs op by op, as small inputs do
+            compiled.append(CompiledFunction(fn, cache_size_limit=64, warn_cache_limit=False))
         return compiled[0](input, *args, **kwargs)
 
     return wrapper

@@ -122,8 +122,12 @@ def log_softmax(input: Any, dim: int | None = None, _stacklevel: int = 3,
 # ----------------------------------------------------------------- linear, dropout
 
 
+@fused_when_large
 def linear(input: Any, weight: Any, bias: Any = None) -> Any:
-    """input @ weight.T + bias, like torch.nn.functional.linear."""
+    """input @ weight.T + bias, like torch.nn.functional.linear. Large eager inputs run as one
+    compiled graph: the bias add is a kernel beside the product, and the weight's gradient
+    comes out as g.T @ x, row-major (op by op it was the transpose of x.T @ g: a strided
+    copy per step to give .grad torch's layout)."""
     out = F.matmul(input, F.t(weight) if weight.ndim == 2 else weight)
     return out if bias is None else out + bias
 
