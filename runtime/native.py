@@ -25,14 +25,15 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import disk_cache, kernel_call
+from . import blas_threads, disk_cache, kernel_call
 from .loader import load_source
 
-# libgomp's idle threads spin for a while after each parallel region; on a small machine
-# they then compete with OpenBLAS's threads in the matmuls between kernels (an MLP step
-# took 24 ms instead of 1.7). Short spins, unless the user chose otherwise; read when
-# libgomp loads, so it is set before the first kernel library is.
-os.environ.setdefault("GOMP_SPINCOUNT", "1000")
+# libgomp's idle threads spin for a while after each parallel region. Where NumPy's matmuls
+# run on the same threads (blas_threads.py) they should: the next kernel or matmul finds them
+# awake. Where OpenBLAS keeps its own pool, they would compete with its threads in the
+# matmuls between kernels (an MLP step took 24 ms instead of 1.7): short spins. Unless the
+# user chose otherwise; read when libgomp loads, so set before the first kernel library is.
+os.environ.setdefault("GOMP_SPINCOUNT", "30000" if blas_threads.available() else "1000")
 
 BASE_FLAGS = ["-O3", "-std=c11", "-fPIC", "-shared", "-fno-math-errno", "-fno-trapping-math"]
 _PROBE = """
@@ -218,6 +219,7 @@ def load(py_source: str, c_source: str, fn_name: str, kernels: Sequence[tuple[st
     tag = f"\n# kernels.c {hashlib.sha256(c_source.encode()).hexdigest()[:16]}\n" if kernels else ""
     ns = load_source(py_source + tag, fn_name)
     if kernels and "_k" not in ns:
+        blas_threads.install()
         path = str(build(c_source))
         lib = _LIBS.get(path)
         if lib is None:
