@@ -500,7 +500,19 @@ class _RowGroup:
                   f"  for (long long o = 0; o < {n_rows}; o++) {{"]
         lines += [f"    {ln}" for ln in _decompose(list(rows_shape), "o", "c")]
         coords = [f"c{k}" for k in range(len(rows_shape))]
+        written: dict[Any, int] = {}  # a full-row member's expression -> its output's index
         for k, m in enumerate(self.members):
+            same = (_operand_expression(m), m.compute)
+            if m.e.op == "sum" and same in written:
+                # the sum of a row an earlier member wrote (a softmax's exponentials): read
+                # the row back from cache instead of computing every element again
+                acc_t = "double" if (m.compute == "float32" and row > FLOAT_SUM_ROW) else m.ctype
+                lines += ["    {", f"      {acc_t} acc = 0;", "      #pragma omp simd reduction(+:acc)",
+                          f"      for (long long i = 0; i < {row}; i++) {{ acc += out{written[same]}[o*{row} + i]; }}",
+                          f"      out{k}[o] = ({m.ctype})acc;", "    }"]
+                continue
+            if m.e.op not in regions.REDUCE_OPS:
+                written.setdefault(same, k)
             pointers, offsets, inner_strides = [], [], []
             for key, view in zip(m.params, m.views):
                 inner_strides.append(view[-1])
@@ -540,6 +552,20 @@ class _RowGroup:
                           f"      {pre}out{k}[o*{row} + i] = ({m.ctype})({v});", "    }", "    }"]
         lines += ["  }", "}"]
         return "\n".join(lines)
+
+
+def _operand_expression(m: _KernelWriter) -> Any:
+    """A member's expression over its operands themselves (each symbol replaced by a name for
+    the value or literal it reads, and the view it reads it through): equal for two members
+    that compute the same elements from the same inputs."""
+    subs = {}
+    for s, a, key in zip(m.syms, m.e.inputs, m.keys):
+        if key is None:
+            name = f"literal {a.dtype.name} {_literal(a)}"
+        else:
+            name = f"value {id(key[0])} {m.views[m.params.index(key)]}"
+        subs[s] = sympy.Symbol(name, real=True)
+    return m.expr.xreplace(subs)
 
 
 def _row_reduction(k: _KernelWriter) -> bool:

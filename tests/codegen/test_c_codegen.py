@@ -99,6 +99,32 @@ def test_softmax_and_log_softmax_values_and_grads(dtype, dim):
 
 
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
+def test_row_group_sums_the_exponentials_it_wrote(dtype):
+    # in training a masked softmax's row group writes exp(x - max) (the backward's residual)
+    # and then sums it: the sum reads the row back (one exp per element, not two); values
+    # and gradients as torch's, a fully masked row NaN
+    x = rand((8, 4, 64, 64), dtype, seed=3, scale=2.0)
+    mask = np.tril(np.ones((64, 64), bool))
+    mask[5] = False
+
+    def fn(x, m):
+        return F.softmax(x.masked_fill(m == 0, float("-inf")) * 0.5, dim=-1)
+
+    f = tt.compile(fn, backend="c")
+    (xt,), (xr,) = leaves(x)
+    ours = f(xt, tt.tensor(mask))
+    theirs = TF.softmax(xr.masked_fill(torch.tensor(mask) == 0, float("-inf")) * 0.5, dim=-1)
+    close(ours, theirs, VALUE_TOL[dtype])
+    g = rand(x.shape, dtype, seed=4)
+    (ours * tt.tensor(g)).sum().backward()
+    (theirs * torch.tensor(g)).sum().backward()
+    close(xt.grad, xr.grad, GRAD_TOL[dtype])
+    body = kernel_bodies(f.source(xt, tt.tensor(mask)))
+    group = re.search(r"void k\d+_rows_amax\w*\(.*?\n}\n", body, flags=re.S).group(0)
+    assert len(re.findall(r"\bexpf?\(|tt_expf\(", group)) == 1, group
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
 @pytest.mark.parametrize("ignored", [False, True], ids=["all-targets", "ignore_index"])
 def test_cross_entropy_values_and_grads(dtype, ignored):
     x = rand((64, 128), dtype, seed=3, scale=2.0)
