@@ -25,31 +25,20 @@ threads (libgomp's pool does not survive a fork).
 from __future__ import annotations
 
 import ctypes
-import glob
 import hashlib
 import os
 import subprocess
 from functools import lru_cache
 from typing import Any
 
-import numpy as np
-
-from . import disk_cache
-
-# the hook's name in NumPy's OpenBLAS builds (scipy-openblas, 64- and 32-bit integers) and
-# in a plain OpenBLAS
-_HOOKS = ("scipy_openblas_set_threads_callback_function64_",
-          "scipy_openblas_set_threads_callback_function",
-          "openblas_set_threads_callback_function64_",
-          "openblas_set_threads_callback_function")
-_PARALLEL = ("scipy_openblas_get_parallel64_", "scipy_openblas_get_parallel",
-             "openblas_get_parallel64_", "openblas_get_parallel")
+from . import disk_cache, openblas
 
 SOURCE = r"""
 /* OpenBLAS's threaded jobs on libgomp's threads (runtime/blas_threads.py). */
 #include <omp.h>
 #include <pthread.h>
 #include <stddef.h>
+#include <stdlib.h>
 
 typedef void (*tt_dojob)(int thread_num, void *job, int arg);
 typedef struct { tt_dojob dojob; char *jobs; size_t size; int arg, i; } tt_job;
@@ -71,17 +60,25 @@ static void *tt_thread(void *p) {
 
 /* all jobs at once on threads of their own (job 0 on this one) */
 static void tt_on_pthreads(tt_dojob dojob, char *jobs, int n, size_t size, int arg) {
-  pthread_t t[64];
-  tt_job j[64];
-  int started[64] = {0};
-  for (int i = 1; i < n && i < 64; i++) {
-    j[i] = (tt_job){dojob, jobs, size, arg, i};
-    started[i] = pthread_create(&t[i], NULL, tt_thread, &j[i]) == 0;
-    if (!started[i]) tt_thread(&j[i]);  /* cannot happen short of no threads left */
+  pthread_t *t = n > 1 ? malloc(sizeof(pthread_t) * (size_t)n) : NULL;
+  tt_job *j = n > 1 ? malloc(sizeof(tt_job) * (size_t)n) : NULL;
+  char *started = n > 1 ? calloc((size_t)n, 1) : NULL;
+  if (n > 1 && (t == NULL || j == NULL || started == NULL)) {
+    /* no memory for the bookkeeping: the jobs must still run at once; OpenMP's team it is */
+    #pragma omp parallel num_threads(n)
+    tt_run(dojob, jobs, size, arg, omp_get_thread_num());
+  } else {
+    for (int i = 1; i < n; i++) {
+      j[i] = (tt_job){dojob, jobs, size, arg, i};
+      started[i] = pthread_create(&t[i], NULL, tt_thread, &j[i]) == 0;
+    }
+    tt_run(dojob, jobs, size, arg, 0);
+    for (int i = 1; i < n; i++)
+      if (started[i]) pthread_join(t[i], NULL);
   }
-  tt_run(dojob, jobs, size, arg, 0);
-  for (int i = 1; i < n && i < 64; i++)
-    if (started[i]) pthread_join(t[i], NULL);
+  free(t);
+  free(j);
+  free(started);
 }
 
 void tt_blas_threads(int sync, tt_dojob dojob, int n, size_t size, void *jobs, int arg) {
@@ -93,7 +90,7 @@ void tt_blas_threads(int sync, tt_dojob dojob, int n, size_t size, void *jobs, i
     return;
   }
   pthread_mutex_lock(&tt_lock);
-  if (n > 1 && n <= 64 && !omp_get_dynamic() && omp_get_thread_limit() >= n) {
+  if (n > 1 && !omp_get_dynamic() && omp_get_thread_limit() >= n) {
     #pragma omp parallel num_threads(n)
     tt_run(dojob, (char *)jobs, size, arg, omp_get_thread_num());
   } else {
@@ -104,44 +101,16 @@ void tt_blas_threads(int sync, tt_dojob dojob, int n, size_t size, void *jobs, i
 """
 
 
-def _loaded_libraries() -> list[str]:
-    """Paths of the shared objects this process has loaded that look like OpenBLAS."""
-    paths: list[str] = []
-    try:
-        with open("/proc/self/maps") as f:
-            for line in f:
-                fields = line.split(maxsplit=5)
-                path = fields[5].strip() if len(fields) == 6 else ""
-                if "openblas" in os.path.basename(path).lower() and path not in paths:
-                    paths.append(path)
-    except OSError:  # not Linux: NumPy's wheel keeps it beside the package
-        here = os.path.dirname(np.__file__)
-        paths = sorted(glob.glob(os.path.join(here, "..", "numpy.libs", "*openblas*")))
-        paths += sorted(glob.glob(os.path.join(here, ".dylibs", "*openblas*")))
-    return paths
-
-
 @lru_cache(maxsize=1)
 def _hook() -> Any:
     """NumPy's OpenBLAS's set-callback function, where it has one and runs its own pthreads
     (an OpenMP-built OpenBLAS already shares libgomp's pool); else None."""
-    if os.environ.get("TORCHTREK_BLAS_THREADS") == "openblas":
+    if os.environ.get("TORCHTREK_BLAS_THREADS") == "openblas" or openblas.threading() != 1:
         return None
-    for path in _loaded_libraries():
-        try:
-            lib = ctypes.CDLL(path, mode=getattr(os, "RTLD_NOLOAD", 0))
-        except OSError:
-            continue
-        hook = next((getattr(lib, n) for n in _HOOKS if hasattr(lib, n)), None)
-        parallel = next((getattr(lib, n) for n in _PARALLEL if hasattr(lib, n)), None)
-        if hook is None or parallel is None:
-            continue
-        parallel.restype = ctypes.c_int
-        if parallel() != 1:  # 0: single-threaded build, 2: OpenMP build
-            return None
+    hook = openblas.function("openblas_set_threads_callback_function")
+    if hook is not None:
         hook.argtypes, hook.restype = [ctypes.c_void_p], None
-        return hook
-    return None
+    return hook
 
 
 def available() -> bool:
@@ -150,8 +119,8 @@ def available() -> bool:
 
 
 # the callback's library (kept loaded while OpenBLAS calls it); "forked": a forked child,
-# which keeps OpenBLAS's own threads
-_state: dict[str, Any] = {"lib": None, "forked": False}
+# which keeps OpenBLAS's own threads; "at_fork": the child's handler is registered
+_state: dict[str, Any] = {"lib": None, "forked": False, "at_fork": False}
 
 
 def install() -> bool:
@@ -178,8 +147,9 @@ def install() -> bool:
         return False
     hook(ctypes.cast(lib.tt_blas_threads, ctypes.c_void_p))
     _state["lib"] = lib
-    if hasattr(os, "register_at_fork"):
+    if hasattr(os, "register_at_fork") and not _state["at_fork"]:
         os.register_at_fork(after_in_child=_in_forked_child)
+        _state["at_fork"] = True
     return True
 
 

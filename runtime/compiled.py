@@ -53,9 +53,14 @@ class CompiledGraph:
         if persistent and disk_cache.enabled():
             from ..codegen.c.regions import min_numel
 
+            from . import openblas
+
+            # (the C backend's batched matmuls call NumPy's OpenBLAS where it has cblas
+            # with 64-bit integers: code generated with it keys apart from code without)
             key = disk_cache.make_key(str(graph), repr(self.wrt), backend,
                                       str(min_numel()) if backend == "c" else "",
-                                      repr(graph.meta.get("write_back", ())))
+                                      repr(graph.meta.get("write_back", ())),
+                                      openblas.identity() if backend == "c" else "")
             payload = disk_cache.load(key)
             if payload is not None and self._from_payload(payload):
                 self.from_cache = True

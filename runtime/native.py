@@ -25,7 +25,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from . import blas_threads, disk_cache, kernel_call
+from . import blas_threads, disk_cache, kernel_call, openblas
 from .loader import load_source
 
 # libgomp's idle threads spin for a while after each parallel region. Where NumPy's matmuls
@@ -228,4 +228,11 @@ def load(py_source: str, c_source: str, fn_name: str, kernels: Sequence[tuple[st
         ns["_k"] = SimpleNamespace(**at)
         ns["_call"] = kernel_call.caller(lib, kernels, at)
     ns.setdefault("_out", OutputPool(n_slots))
+    if "_blas" in py_source and "_blas" not in ns:  # batched matmul kernels (codegen/c/bmm.py)
+        table = openblas.gemm_table()
+        if table is None:
+            raise CompileError("generated code calls OpenBLAS's cblas_?gemm, which this "
+                               "process's NumPy does not have (a stale disk cache? "
+                               "`torchtrek cache clear`)")
+        ns["_blas"], ns["_gemm_strides"] = table, openblas.gemm_strides
     return ns[fn_name]

@@ -23,6 +23,8 @@ class AttentionKernel(TemplateUnit):
     """One attention equation as a C kernel; the unit interface of generator.generate
     (e, params, args, name, source, outputs, wrapper)."""
 
+    n_extra = 1  # the strides array
+
     def __init__(self, e: Eqn, env: Any) -> None:
         super().__init__(e)
         q, k, v = e.inputs[:3]

@@ -32,13 +32,15 @@ from ..cuda.generator import broadcast_view, contiguous_strides
 from ..numpy.generator import names_safe, render_function
 from . import regions
 from .attention import AttentionKernel
+from .bmm import BatchedMatmulKernel
 from .cells import CellKernel
 from .embedding import EmbeddingBackwardKernel
 from .optim import AdamKernel
 
 # units printed from a template, one equation each (the unit interface: e, name, params,
 # outputs, source, args; fits(e) says which equations they take)
-TEMPLATE_UNITS = (AttentionKernel, CellKernel, AdamKernel, EmbeddingBackwardKernel)
+TEMPLATE_UNITS = (AttentionKernel, CellKernel, AdamKernel, EmbeddingBackwardKernel,
+                  BatchedMatmulKernel)
 
 VERSION = "0.1.0"
 PARALLEL_MIN = 1 << 18  # elements below which a kernel runs on one thread (see runtime/native.py)
@@ -721,13 +723,14 @@ def generate(graph: Graph, fn_name: str | None = None, threshold: int | None = N
         if c_name is None:
             c_name = first[text] = name
             sources.append(text.replace("void KERNEL(", f"void {name}(", 1))
-            # (the attention kernels' strides array; a template unit's extra arrays)
-            extra = 1 if isinstance(u, AttentionKernel) else len(getattr(u, "extra_args", ()))
+            # (a unit with a wrapper of its own passes n_extra arrays of its own, as the
+            # attention kernels' strides; the others their extra_args)
+            extra = getattr(u, "n_extra", len(getattr(u, "extra_args", ())))
             kernels.append(CKernel(name, len(u.params) + len(outputs) + extra))
         else:
             what += f" (kernel {c_name}, shared)"
         u.name = name
-        if isinstance(u, AttentionKernel):
+        if hasattr(u, "wrapper"):
             wrappers.append(u.wrapper(name, slot, what, c_name))
         else:
             wrappers.append(_wrapper(name, u.params, outputs, slot, what, c_name,
