@@ -71,10 +71,17 @@ def bind(op: str, operands: Sequence[Any], attrs: dict[str, Any] | None = None,
 
 
 def bind_multi(op: str, operands: Sequence[Any], attrs: dict[str, Any] | None = None,
-               hint: str | None = None) -> tuple[Any, ...]:
+               hint: str | None = None, write_back: Sequence[tuple[int, int]] = ()
+               ) -> tuple[Any, ...]:
     """Every result of a multi-output op, none of them differentiated: the kernels inside
     an autograd.Function's forward or backward (an RNN cell's fused gates), whose gradient
-    is the Function's own."""
+    is the Function's own.
+
+    `write_back`: (output k, operand j) pairs the caller is about to copy into operand j (an
+    optimizer's parameter and state). Eagerly, where the kernel can compute output k over
+    operand j's own array (the C backend's optimizer kernels) and that array is a plain
+    contiguous host array no other operand shares, output k comes back as operand j itself,
+    already written, its version bumped: the caller then skips the copy."""
     attrs = attrs or {}
     if _thread.grad_enabled and any(getattr(o, "requires_grad", False) for o in operands):
         raise RuntimeError(f"op {op!r} has no derivative of its own: call it with gradients "
@@ -85,13 +92,33 @@ def bind_multi(op: str, operands: Sequence[Any], attrs: dict[str, Any] | None = 
         return tuple(Tensor._symbolic(v, ctx, False)
                      for v in ctx.record_multi(op, _atoms(ctx, operands), attrs, hint))
     backend = _device_of(operands)
+    arrays = [o._data for o in operands]
+    wb = tuple(write_back) if write_back and _own_arrays(arrays, write_back) else ()
     key = (op, "multi", freeze_attrs(attrs) if attrs else (),
-           tuple((o._data.shape, o._dtype) for o in operands), backend)
+           tuple((o._data.shape, o._dtype) for o in operands), backend, wb)
     cg = _EAGER.get(key)
     if cg is None:
-        cg = _EAGER[key] = _compile_multi(op, operands, attrs, backend)
-    outs, _ = cg.run([o._data for o in operands])
-    return tuple(Tensor._wrap(a) for a in outs)
+        cg = _EAGER[key] = _compile_multi(op, operands, attrs, backend, wb)
+    outs, _ = cg.run(arrays)
+    results = [Tensor._wrap(a) for a in outs]
+    for k, j in wb:
+        if outs[k] is arrays[j]:  # written in place (the generator may have declined)
+            autograd.bump_version(operands[j])
+            results[k] = operands[j]
+    return tuple(results)
+
+
+def _own_arrays(arrays: list[Any], write_back: Sequence[tuple[int, int]]) -> bool:
+    """May the kernel write into these operands' arrays: each a writable, C-contiguous host
+    array sharing no memory with any other operand's?"""
+    for _, j in write_back:
+        a = arrays[j]
+        if type(a) is not np.ndarray or not (a.flags.c_contiguous and a.flags.writeable):
+            return False
+        for i, b in enumerate(arrays):
+            if i != j and type(b) is np.ndarray and np.may_share_memory(a, b):
+                return False
+    return True
 
 
 def _atoms(ctx: Any, operands: Sequence[Any]) -> list[Any]:
@@ -496,7 +523,7 @@ def _compile_single(op: str, operands: Sequence[Any], attrs: dict[str, Any],
 
 
 def _compile_multi(op: str, operands: Sequence[Any], attrs: dict[str, Any],
-                   backend: str) -> CompiledGraph:
+                   backend: str, write_back: tuple[tuple[int, int], ...] = ()) -> CompiledGraph:
     from .ir.builder import Builder
 
     inputs = [Var(TensorType(o._data.shape, o._dtype), f"x{i}") for i, o in enumerate(operands)]
@@ -505,8 +532,10 @@ def _compile_multi(op: str, operands: Sequence[Any], attrs: dict[str, Any],
     # (a multi-output op is a fused kernel: one C call, where NumPy makes a pass per step)
     if backend == "numpy" and _native_ok():
         backend = "c"
-    return CompiledGraph(Graph(op, inputs, b.eqns, list(outs)), [False] * len(inputs),
-                         backend=backend)
+    graph = Graph(op, inputs, b.eqns, list(outs))
+    if write_back:  # (codegen/c/generator.py: _write_in_place)
+        graph.meta["write_back"] = write_back
+    return CompiledGraph(graph, [False] * len(inputs), backend=backend)
 
 
 def _eager_c_min_numel() -> int:

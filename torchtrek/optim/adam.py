@@ -63,12 +63,15 @@ class Adam(Optimizer):
             if not amsgrad and _fusable(p, grad, exp_avg, exp_avg_sq, step):
                 if hyper is None:  # (the group's, once: the same for all its parameters)
                     hyper = [_f64(h) for h in (lr, beta1, beta2, eps, wd)]
+                # (eagerly the kernel writes p and both averages in place where it can:
+                # then bind_multi hands back the tensors themselves, and nothing is copied)
                 new_p, new_m, new_v = bind_multi(
                     "adam_step", [p, grad, exp_avg, exp_avg_sq, step, *hyper],
-                    {"small": small, "decay": decay, "decoupled": decoupled})
-                exp_avg.copy_(new_m)
-                exp_avg_sq.copy_(new_v)
-                p.copy_(new_p)
+                    {"small": small, "decay": decay, "decoupled": decoupled},
+                    write_back=((0, 0), (1, 2), (2, 3)))
+                for new, old in ((new_m, exp_avg), (new_v, exp_avg_sq), (new_p, p)):
+                    if new is not old:
+                        old.copy_(new)
                 continue
             if decay:
                 if decoupled:

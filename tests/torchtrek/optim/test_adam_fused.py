@@ -81,3 +81,40 @@ def test_compiled_step_has_one_adam_step_per_parameter():
 
 def test_amsgrad_keeps_the_tensor_ops():
     assert "adam_step" not in _step_ir(tt.optim.Adam, amsgrad=True)
+
+
+def test_eager_update_writes_the_parameter_and_state_in_place(monkeypatch):
+    # the kernel computes over the tensors' own arrays: no copy_ afterwards, the arrays
+    # stay, and each tensor's version bumps once per step (as torch's in-place update)
+    rng = np.random.default_rng(2)
+    p = tt.tensor(rng.standard_normal((64, 48)).astype(np.float32), requires_grad=True)
+    opt = tt.optim.AdamW([p], lr=0.01)
+    p.grad = tt.tensor(rng.standard_normal((64, 48)).astype(np.float32))
+    opt.step()
+    m, v = opt.state[p]["exp_avg"], opt.state[p]["exp_avg_sq"]
+    arrays = [t._data for t in (p, m, v)]
+    versions = [t._version for t in (p, m, v)]
+    copies = []
+    real_copy = tt.Tensor.copy_
+    monkeypatch.setattr(tt.Tensor, "copy_", lambda self, *a, **k: copies.append(1) or real_copy(self, *a, **k))
+    opt.step()
+    assert copies == []
+    assert all(t._data is a for t, a in zip((p, m, v), arrays))
+    assert [t._version for t in (p, m, v)] == [n + 1 for n in versions]
+
+
+def test_eager_update_with_a_gradient_aliasing_the_parameter(monkeypatch):
+    # p.grad is a view of p's own memory: the kernel must not write p under its gradient's
+    # feet, so that update goes through copies, and gives what the tensor ops give
+    def run_alias():
+        rng = np.random.default_rng(3)
+        p = tt.tensor(rng.standard_normal((40, 20)).astype(np.float32), requires_grad=True)
+        opt = tt.optim.Adam([p], lr=0.01)
+        for _ in range(3):
+            p.grad = p.detach()
+            opt.step()
+        return p.detach().numpy().copy()
+
+    got = run_alias()
+    monkeypatch.setattr(adam, "_fusable", lambda *a: False)
+    np.testing.assert_array_equal(got, run_alias())
