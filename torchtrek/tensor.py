@@ -556,6 +556,47 @@ class Tensor:
             return True
         return bool(self._data.flags.c_contiguous)
 
+    def stride(self, dim: int | None = None) -> Any:
+        """Strides in elements, as torch's (a traced value's are row-major: the generated
+        code decides layout)."""
+        if self._var is not None:
+            st, acc = [], 1
+            for n in reversed(tuple(self.shape)):
+                st.append(acc)
+                acc *= max(int(n), 1)
+            strides = tuple(reversed(st))
+        else:
+            strides = tuple(int(b) // self._data.dtype.itemsize for b in self._data.strides)
+        if dim is None:
+            return strides
+        if self.ndim == 0:
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        from .ir.shapes import normalize_dim
+
+        return strides[normalize_dim(dim, self.ndim)]
+
+    def storage_offset(self) -> int:
+        """Elements from the start of the memory this tensor views to its first element."""
+        if self._var is not None or _arrays.on_device(self._data):
+            return 0
+        a = root = self._data
+        while isinstance(root.base, np.ndarray):
+            root = root.base
+        start = root.__array_interface__["data"][0]
+        return (a.__array_interface__["data"][0] - start) // a.dtype.itemsize
+
+    def element_size(self) -> int:
+        """Bytes per element."""
+        return self._dtype.itemsize
+
+    def data_ptr(self) -> int:
+        """The address of the first element (0 for a traced value, which has none yet)."""
+        if self._var is not None:
+            return 0
+        if _arrays.on_device(self._data):
+            return int(self._data.gpudata)
+        return int(self._data.__array_interface__["data"][0])
+
     def contiguous(self, memory_format: Any = None) -> "Tensor":
         """`self` when row-major already, else a row-major copy (torch's rule: a copy only
         when the layout needs one, so in-place writes to it reach `self` only then)."""
