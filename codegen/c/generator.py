@@ -44,6 +44,10 @@ TEMPLATE_UNITS = (AttentionKernel, CellKernel, AdamKernel, EmbeddingBackwardKern
 
 VERSION = "0.1.0"
 PARALLEL_MIN = 1 << 18  # elements below which a kernel runs on one thread (see runtime/native.py)
+# row groups and reductions along the rows do more per element (a softmax's exp, a layer
+# norm's statistics): with the matmuls on the same threads (runtime/blas_threads.py) they
+# pay for a parallel region from here (a GPT step's softmax backward sums 0.65 -> 0.37 ms)
+ROW_PARALLEL_MIN = 1 << 16
 COL_BLOCK = 64  # accumulators per block when reducing across the innermost dim
 REDUCE_INIT = {"sum": "0", "prod": "1", "amax": "-INFINITY", "amin": "INFINITY"}
 # math functions glibc's libmvec has vector versions of (float and double)
@@ -387,7 +391,7 @@ class _KernelWriter:
         pre, v = self.value(loads)
         pre = pre + " " if pre else ""
         clause, step, final = _reduce_step(op, self.ctype, pre, v)
-        par = n >= PARALLEL_MIN
+        par = n >= ROW_PARALLEL_MIN
         out: list[str] = []
         one_output = n_out == 1
         if one_output:
@@ -498,7 +502,7 @@ class _RowGroup:
         ps += [f"{C_TYPES[o.dtype.name]}* restrict out{k}" for k, o in enumerate(self.outputs)]
         lines = ["/* one pass over the rows: */"] + [m.comment() for m in self.members]
         lines += [f"void {self.name}({', '.join(ps)}) {{",
-                  *(["  #pragma omp parallel for schedule(static)"] if n >= PARALLEL_MIN else []),
+                  *(["  #pragma omp parallel for schedule(static)"] if n >= ROW_PARALLEL_MIN else []),
                   f"  for (long long o = 0; o < {n_rows}; o++) {{"]
         lines += [f"    {ln}" for ln in _decompose(list(rows_shape), "o", "c")]
         coords = [f"c{k}" for k in range(len(rows_shape))]

@@ -124,6 +124,19 @@ def test_row_group_sums_the_exponentials_it_wrote(dtype):
     assert len(re.findall(r"\bexpf?\(|tt_expf\(", group)) == 1, group
 
 
+@pytest.mark.parametrize("rows, parallel", [(1024, True), (256, False)])
+def test_row_groups_run_rows_in_parallel_from_row_parallel_min(rows, parallel):
+    # 1024 rows of 64: 65536 elements, a softmax's worth of exp per element pays for the
+    # threads (generator.ROW_PARALLEL_MIN); 256 rows stay on one thread
+    from torchtrek.codegen.c.generator import ROW_PARALLEL_MIN
+
+    x = tt.tensor(rand((rows, 64), np.float32, seed=5), requires_grad=True)
+    f = tt.compile(lambda x: F.softmax(x, dim=-1), backend="c")
+    close(f(x), TF.softmax(torch.tensor(x.detach().numpy()), dim=-1), VALUE_TOL[np.float32])
+    group = re.search(r"void k\d+_rows_\w*\(.*?\n}\n", kernel_bodies(f.source(x)), flags=re.S).group(0)
+    assert ("omp parallel for" in group) == parallel == (rows * 64 >= ROW_PARALLEL_MIN)
+
+
 @pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: d.__name__)
 @pytest.mark.parametrize("ignored", [False, True], ids=["all-targets", "ignore_index"])
 def test_cross_entropy_values_and_grads(dtype, ignored):
