@@ -116,7 +116,10 @@ def _own_arrays(arrays: list[Any], write_back: Sequence[tuple[int, int]]) -> boo
         if type(a) is not np.ndarray or not (a.flags.c_contiguous and a.flags.writeable):
             return False
         for i, b in enumerate(arrays):
-            if i != j and type(b) is np.ndarray and np.may_share_memory(a, b):
+            # (two arrays that each own their memory, base None, cannot overlap: only a
+            # view needs the bounds check)
+            if (i != j and type(b) is np.ndarray and (a.base is not None or b.base is not None
+                                                      or a is b) and np.may_share_memory(a, b)):
                 return False
     return True
 
