@@ -14,6 +14,7 @@ import ctypes
 import hashlib
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -227,12 +228,16 @@ def load(py_source: str, c_source: str, fn_name: str, kernels: Sequence[tuple[st
         at = kernel_call.addresses(lib, [n for n, _ in kernels])
         ns["_k"] = SimpleNamespace(**at)
         ns["_call"] = kernel_call.caller(lib, kernels, at)
+        if _CALLS_GEMM.search(py_source):  # batched matmul kernels (codegen/c/bmm.py)
+            table = openblas.gemm_table()
+            if table is None:
+                raise CompileError("generated code calls OpenBLAS's cblas_?gemm, which this "
+                                   "process's NumPy does not have (a stale disk cache? "
+                                   "`torchtrek cache clear`)")
+            ns["_blas"], ns["_gemm_strides"] = table, openblas.gemm_strides
     ns.setdefault("_out", OutputPool(n_slots))
-    if "_blas" in py_source and "_blas" not in ns:  # batched matmul kernels (codegen/c/bmm.py)
-        table = openblas.gemm_table()
-        if table is None:
-            raise CompileError("generated code calls OpenBLAS's cblas_?gemm, which this "
-                               "process's NumPy does not have (a stale disk cache? "
-                               "`torchtrek cache clear`)")
-        ns["_blas"], ns["_gemm_strides"] = table, openblas.gemm_strides
     return ns[fn_name]
+
+
+# a statement (not a comment quoting the user's source) of a batched matmul's wrapper
+_CALLS_GEMM = re.compile(r"^ +[^#\s].*\b_gemm_strides\(", re.M)

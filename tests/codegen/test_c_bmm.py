@@ -102,3 +102,17 @@ def test_which_matmuls_it_takes():
     assert not bmm.BatchedMatmulKernel.fits(_eqn((8, 1, 64, 32), (8, 4, 32, 64)))  # broadcast
     assert not bmm.BatchedMatmulKernel.fits(_eqn((4, 128, 128), (4, 128, 128)))  # OpenBLAS threads it
     assert not bmm.BatchedMatmulKernel.fits(_eqn((4, 8, 8), (4, 8, 8), dtypes.int64))
+
+
+def test_a_source_line_naming_blas_needs_no_openblas(monkeypatch):
+    # generated code quotes the user's lines in comments: only a wrapper's statement calling
+    # _gemm_strides asks for OpenBLAS's gemm, not a comment that happens to say `_blas`
+    monkeypatch.setattr(openblas, "gemm_table", lambda: None)
+    my_blas = tt.tensor(_rand((64, 1024)))
+
+    def fn(x):
+        return (x * 2 + 1).exp()  # scaled like my_blas
+
+    f = tt.compile(fn, backend="c")
+    np.testing.assert_allclose(f(my_blas).numpy(), np.exp(my_blas.numpy() * 2 + 1), rtol=1e-6)
+    assert "_blas" in f.source(my_blas) and "_gemm_strides(" not in f.source(my_blas)
